@@ -1,0 +1,91 @@
+package dev.sluice.image;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.platform.api.Idempotency;
+import dev.sluice.platform.api.Page;
+import dev.sluice.platform.api.PageRequest;
+import dev.sluice.platform.api.ResourceId;
+import dev.sluice.platform.security.Caller;
+import dev.sluice.platform.security.Role;
+import jakarta.annotation.security.RolesAllowed;
+import jakarta.inject.Inject;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotNull;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.PATCH;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import java.net.URI;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestResponse;
+
+@Path("/api/v1/images")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+@Tag(name = "images")
+public class ImageResource {
+    @Inject
+    ImageService images;
+    @Inject
+    Caller caller;
+    @Inject
+    Idempotency idempotency;
+
+    @POST
+    @RolesAllowed(Role.Names.TENANT_MEMBER)
+    @Operation(summary = "Create an image (state uploading); its content is uploaded separately")
+    public RestResponse<ImageView> createImage(@Valid @NotNull CreateImageRequest body,
+                                               @HeaderParam(Idempotency.HEADER) String idempotencyKey) {
+        String tenant = caller.tenantId();
+        return idempotency.run(idempotencyKey, "POST /api/v1/images", body, () -> {
+            var created = images.create(tenant, body);
+            return created.created(URI.create("/api/v1/images/" + created.view().id()));
+        });
+    }
+
+    @GET
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "List the tenant's images")
+    public Page<ImageView> listImages(@QueryParam("pageSize") String pageSize, @QueryParam("pageToken") String pageToken) {
+        return images.list(caller.tenantId(), PageRequest.of(pageSize, pageToken, ResourceId.IMAGE));
+    }
+
+    @GET
+    @Path("{id}")
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "Get an image")
+    public RestResponse<ImageView> getImage(@PathParam("id") String id) {
+        return images.get(caller.tenantId(), ResourceId.IMAGE.require("id", id)).ok();
+    }
+
+    @PATCH
+    @Path("{id}")
+    @RolesAllowed(Role.Names.TENANT_MEMBER)
+    @Consumes({"application/merge-patch+json", MediaType.APPLICATION_JSON})
+    @Operation(summary = "Change an image's description or labels (JSON merge patch)")
+    @RequestBody(content = @Content(schema = @Schema(implementation = ImagePatch.class)))
+    public RestResponse<ImageView> patchImage(@PathParam("id") String id, @NotNull JsonNode body,
+                                              @HeaderParam("If-Match") String ifMatch) {
+        return images.patch(caller.tenantId(), ResourceId.IMAGE.require("id", id), body, ifMatch).ok();
+    }
+
+    @DELETE
+    @Path("{id}")
+    @RolesAllowed(Role.Names.TENANT_MEMBER)
+    @Operation(summary = "Delete an image; 409 while machines use it")
+    public RestResponse<Void> deleteImage(@PathParam("id") String id, @HeaderParam("If-Match") String ifMatch) {
+        images.delete(caller.tenantId(), ResourceId.IMAGE.require("id", id), ifMatch);
+        return RestResponse.noContent();
+    }
+}

@@ -1,0 +1,91 @@
+package dev.sluice.machine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.platform.api.Idempotency;
+import dev.sluice.platform.api.Page;
+import dev.sluice.platform.api.PageRequest;
+import dev.sluice.platform.api.ResourceId;
+import dev.sluice.platform.security.Caller;
+import dev.sluice.platform.security.Role;
+import jakarta.annotation.security.RolesAllowed;
+import jakarta.inject.Inject;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotNull;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.PATCH;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import java.net.URI;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestResponse;
+
+@Path("/api/v1/machines")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+@Tag(name = "machines")
+public class MachineResource {
+    @Inject
+    MachineService machines;
+    @Inject
+    Caller caller;
+    @Inject
+    Idempotency idempotency;
+
+    @POST
+    @RolesAllowed(Role.Names.TENANT_MEMBER)
+    @Operation(summary = "Register a machine that boots the given image")
+    public RestResponse<MachineView> createMachine(@Valid @NotNull CreateMachineRequest body,
+                                               @HeaderParam(Idempotency.HEADER) String idempotencyKey) {
+        String tenant = caller.tenantId();
+        return idempotency.run(idempotencyKey, "POST /api/v1/machines", body, () -> {
+            var created = machines.create(tenant, body);
+            return created.created(URI.create("/api/v1/machines/" + created.view().id()));
+        });
+    }
+
+    @GET
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "List the tenant's machines")
+    public Page<MachineView> listMachines(@QueryParam("pageSize") String pageSize, @QueryParam("pageToken") String pageToken) {
+        return machines.list(caller.tenantId(), PageRequest.of(pageSize, pageToken, ResourceId.MACHINE));
+    }
+
+    @GET
+    @Path("{id}")
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "Get a machine, with its image geometry and hydration progress")
+    public RestResponse<MachineView> getMachine(@PathParam("id") String id) {
+        return machines.get(caller.tenantId(), ResourceId.MACHINE.require("id", id)).ok();
+    }
+
+    @PATCH
+    @Path("{id}")
+    @RolesAllowed(Role.Names.TENANT_MEMBER)
+    @Consumes({"application/merge-patch+json", MediaType.APPLICATION_JSON})
+    @Operation(summary = "Change a machine's name, MAC, image or labels (JSON merge patch)")
+    @RequestBody(content = @Content(schema = @Schema(implementation = MachinePatch.class)))
+    public RestResponse<MachineView> patchMachine(@PathParam("id") String id, @NotNull JsonNode body,
+                                              @HeaderParam("If-Match") String ifMatch) {
+        return machines.patch(caller.tenantId(), ResourceId.MACHINE.require("id", id), body, ifMatch).ok();
+    }
+
+    @DELETE
+    @Path("{id}")
+    @RolesAllowed(Role.Names.TENANT_MEMBER)
+    @Operation(summary = "Delete a machine")
+    public RestResponse<Void> deleteMachine(@PathParam("id") String id, @HeaderParam("If-Match") String ifMatch) {
+        machines.delete(caller.tenantId(), ResourceId.MACHINE.require("id", id), ifMatch);
+        return RestResponse.noContent();
+    }
+}
