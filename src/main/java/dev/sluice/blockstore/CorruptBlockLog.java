@@ -16,7 +16,7 @@ public final class CorruptBlockLog {
     /** Records one corrupt block; {@code detail} says what was wrong (never the block's bytes). */
     public void record(String backend, String tenantId, BlockDigest digest, String detail) {
         long n = count.incrementAndGet();
-        LOG.errorf("corrupt block detected: backend=%s tenant=%s digest=%s (%s); quarantined; %d corrupt block(s) "
+        LOG.errorf("corrupt block detected: backend=%s tenant=%s digest=%s (%s); quarantining it; %d corrupt block(s) "
                 + "detected since start", backend, tenantId, digest.hex(), detail, n);
     }
 
