@@ -22,7 +22,15 @@ import java.util.stream.Stream;
  * stored bytes again before returning them: a block that was damaged at rest or in transit is never returned.
  * A corrupt block found by {@code get} is logged, counted and <em>quarantined</em> (moved out of the way, kept for
  * inspection), so that afterwards {@link #exists} is false and the next {@code put} of that digest stores it
- * afresh. (Without quarantine the idempotent put would keep the damaged copy forever.)
+ * afresh. (Without quarantine the idempotent put would keep the damaged copy forever.) In a rare race (a get
+ * quarantines just after a concurrent put stored a good copy) a good copy can be quarantined too: the block then
+ * reads as absent, which callers already handle by storing it again; bytes that fail verification are never
+ * returned in any interleaving.
+ *
+ * <h2>What is not here</h2>
+ * Policy stays with the callers: the store keeps any block it is given, including an all-zero one (DESIGN §2 says
+ * zero blocks are not stored: the manifest writer skips them), and it does not know which blocks are referenced
+ * (garbage collection compares {@link #blocks} with the manifests).
  *
  * <h2>Threads</h2>
  * Implementations are thread-safe. <strong>Every method may block</strong> (disk or network I/O): never call one

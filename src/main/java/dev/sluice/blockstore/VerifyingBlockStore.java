@@ -1,9 +1,14 @@
 package dev.sluice.blockstore;
 
 import java.nio.ByteBuffer;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Spliterator;
+import java.util.Spliterators;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 import org.jboss.logging.Logger;
 
 /**
@@ -79,7 +84,34 @@ abstract class VerifyingBlockStore implements BlockStore {
     @Override
     public final Stream<StoredBlock> blocks(String tenantId) {
         BlockStore.requireTenantId(tenantId);
-        return list(tenantId);
+        Stream<StoredBlock> listed = list(tenantId);
+        // The listing is lazy: storage failures surface while the caller consumes it. Report them as the SPI says.
+        Iterator<StoredBlock> it = listed.iterator();
+        Iterator<StoredBlock> translated = new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                try {
+                    return it.hasNext();
+                } catch (BlockStoreException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    throw new BlockStoreException("cannot list blocks of tenant " + tenantId, e);
+                }
+            }
+
+            @Override
+            public StoredBlock next() {
+                try {
+                    return it.next();
+                } catch (BlockStoreException | NoSuchElementException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    throw new BlockStoreException("cannot list blocks of tenant " + tenantId, e);
+                }
+            }
+        };
+        return StreamSupport.stream(Spliterators.spliteratorUnknownSize(translated, Spliterator.NONNULL), false)
+                .onClose(listed::close);
     }
 
     private CorruptBlockException corrupt(String tenantId, BlockDigest digest, String detail) {

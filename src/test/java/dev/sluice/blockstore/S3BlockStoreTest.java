@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -111,6 +112,13 @@ class S3BlockStoreTest extends BlockStoreContractTest {
             BlockDigest digest = BlockDigest.of(new byte[] {1});
             assertThrows(BlockStoreException.class, () -> wrong.get(TENANT_A, digest));
             assertThrows(BlockStoreException.class, () -> wrong.put(TENANT_A, digest, new byte[] {1}));
+            assertThrows(BlockStoreException.class, () -> wrong.exists(TENANT_A, digest));
+            assertThrows(BlockStoreException.class, () -> wrong.delete(TENANT_A, digest));
+            assertThrows(BlockStoreException.class, () -> {
+                try (Stream<StoredBlock> blocks = wrong.blocks(TENANT_A)) {
+                    blocks.count(); // the listing is lazy: the failure comes while consuming it
+                }
+            });
         }
     }
 }
