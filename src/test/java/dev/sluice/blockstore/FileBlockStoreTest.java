@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -86,5 +88,31 @@ class FileBlockStoreTest extends BlockStoreContractTest {
         store = new FileBlockStore(dir.resolve("blocks"), corruptBlocks);
 
         assertEquals(List.of(digest), digests(TENANT_A));
+    }
+
+    @Test
+    void aSecondPutOfAPresentBlockDoesNotRewriteItsFile() throws Exception {
+        byte[] block = randomBytes(65_536);
+        BlockDigest digest = BlockDigest.of(block);
+        store.put(TENANT_A, digest, block);
+        Path file = files().pathOf(TENANT_A, digest);
+        Object inode = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+        FileTime written = Files.getLastModifiedTime(file);
+        Files.setLastModifiedTime(file, FileTime.fromMillis(written.toMillis() - 60_000));
+
+        store.put(TENANT_A, digest, block);
+
+        assertEquals(inode, Files.readAttributes(file, BasicFileAttributes.class).fileKey(), "same file, not renamed over");
+        assertEquals(written.toMillis() - 60_000, Files.getLastModifiedTime(file).toMillis(), "not written");
+    }
+
+    @Test
+    void concurrentPutsLeaveNoTemporaryFilesBehind() throws Exception {
+        concurrentPutsOfTheSameBlockAllSucceedAndStoreItOnce();
+
+        try (Stream<Path> all = Files.walk(dir.resolve("blocks").resolve(TENANT_A))) {
+            List<Path> regular = all.filter(Files::isRegularFile).toList();
+            assertEquals(1, regular.size(), regular.toString());
+        }
     }
 }
