@@ -1,0 +1,78 @@
+package dev.sluice.blockstore;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import org.jboss.logging.Logger;
+
+/**
+ * Makes the configured {@link BlockStore} a CDI bean. Thin on purpose: the stores are plain classes that tests
+ * construct directly, and {@link #create} is plain Java too.
+ */
+@Singleton
+public class BlockStoreProducer {
+    private static final Logger LOG = Logger.getLogger(BlockStoreProducer.class);
+
+    /** The shared corrupt-block counter, for a later metrics exporter. */
+    @Produces
+    @Singleton
+    CorruptBlockLog corruptBlockLog() {
+        return new CorruptBlockLog();
+    }
+
+    @Produces
+    @ApplicationScoped
+    BlockStore blockStore(BlockStoreConfig config, CorruptBlockLog corruptBlocks) {
+        return create(config, corruptBlocks);
+    }
+
+    void close(@Disposes BlockStore store) {
+        store.close();
+    }
+
+    /**
+     * The store that {@code config} selects. Does not contact S3.
+     *
+     * @throws IllegalArgumentException if the configuration is incomplete or invalid (the message names the key)
+     */
+    static BlockStore create(BlockStoreConfig config, CorruptBlockLog corruptBlocks) {
+        switch (config.kind()) {
+            case FILE -> {
+                FileBlockStore store = new FileBlockStore(Path.of(config.dir()), corruptBlocks);
+                LOG.infof("block store: files under %s", store.root());
+                return store;
+            }
+            case S3 -> {
+                BlockStoreConfig.S3 s3 = config.s3();
+                S3BlockStore.Settings settings = new S3BlockStore.Settings(
+                        s3.endpoint().filter(e -> !e.isBlank()).map(BlockStoreProducer::endpointUri),
+                        s3.region(),
+                        s3.bucket().orElse(null),
+                        s3.prefix().orElse(""),
+                        s3.pathStyle(),
+                        s3.accessKey().filter(k -> !k.isBlank()),
+                        s3.secretKey().filter(k -> !k.isBlank()));
+                LOG.infof("block store: %s", settings);
+                return S3BlockStore.connect(settings, corruptBlocks);
+            }
+            default -> throw new IllegalStateException("unknown block store kind " + config.kind());
+        }
+    }
+
+    private static URI endpointUri(String endpoint) {
+        try {
+            URI uri = new URI(endpoint);
+            if (uri.getScheme() == null || uri.getHost() == null
+                    || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))) {
+                throw new IllegalArgumentException("sluice.blockstore.s3.endpoint must be an http(s) URL");
+            }
+            return uri;
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("sluice.blockstore.s3.endpoint is not a URL");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+package dev.sluice.blockstore;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * The default {@link BlockStore}: one file per block under a data directory.
+ *
+ * <h2>Layout</h2>
+ * <pre>
+ *   &lt;dir&gt;/&lt;tenantId&gt;/ab/cd/abcd…(64 hex digits)     a block
+ *   &lt;dir&gt;/&lt;tenantId&gt;/ab/cd/.abcd….&lt;uuid&gt;.tmp       a write in progress (or left by a crash)
+ *   &lt;dir&gt;/.quarantine/&lt;tenantId&gt;/abcd….&lt;millis&gt;   a block found corrupt
+ * </pre>
+ * Two levels of 256 shard directories keep directories small: a tenant with 100 million 64 KiB blocks (6 TiB) has
+ * about 1,500 files per leaf directory. Tenant ids never start with a dot, so {@code .quarantine} cannot collide.
+ *
+ * <h2>Durability</h2>
+ * A block is written to a temporary file in its final directory, fsynced, renamed onto its final name (atomic on
+ * POSIX file systems), and the directory is fsynced; shard directories created on the way are fsynced into their
+ * parents. So a block file either is absent or has its complete contents, also after a crash at any instant; a
+ * crash can only leave a {@code .tmp} file behind, which is never listed or read. Two concurrent puts of the same
+ * block each write their own temporary file and both renames install identical bytes.
+ *
+ * <p>An idempotent put of a block that is already present only checks that the file exists (one {@code stat}).
+ *
+ * <p>Thread-safe; every method blocks on disk I/O.
+ */
+public final class FileBlockStore extends VerifyingBlockStore {
+
+    private static final String QUARANTINE = ".quarantine";
+    private static final boolean WINDOWS = System.getProperty("os.name", "").toLowerCase().startsWith("windows");
+
+    private final Path root;
+
+    /**
+     * A store under {@code root}, which is created if missing.
+     *
+     * @throws BlockStoreException if the directory cannot be created
+     */
+    public FileBlockStore(Path root, CorruptBlockLog corruptBlocks) {
+        super("file", corruptBlocks);
+        this.root = Objects.requireNonNull(root, "root").toAbsolutePath().normalize();
+        try {
+            Files.createDirectories(this.root);
+        } catch (IOException e) {
+            throw new BlockStoreException("cannot create block directory " + this.root, e);
+        }
+    }
+
+    /** The store's root directory. */
+    public Path root() {
+        return root;
+    }
+
+    /** Where the block's file is (whether or not it exists). Package-private for tests. */
+    Path pathOf(String tenantId, BlockDigest digest) {
+        String hex = digest.hex();
+        return root.resolve(tenantId).resolve(hex.substring(0, 2)).resolve(hex.substring(2, 4)).resolve(hex);
+    }
+
+    @Override
+    boolean contains(String tenantId, BlockDigest digest) {
+        return Files.isRegularFile(pathOf(tenantId, digest));
+    }
+
+    @Override
+    void store(String tenantId, BlockDigest digest, byte[] verifiedBytes) {
+        Path target = pathOf(tenantId, digest);
+        Path dir = target.getParent();
+        try {
+            createDirectoriesDurably(dir);
+            Path tmp = dir.resolve("." + digest.hex() + "." + UUID.randomUUID() + ".tmp");
+            try {
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    ByteBuffer buf = ByteBuffer.wrap(verifiedBytes);
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
+                    }
+                    ch.force(true);
+                }
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+            fsyncDirectory(dir);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new BlockStoreException("the file system of " + root + " cannot rename atomically", e);
+        } catch (IOException e) {
+            throw new BlockStoreException("cannot store block " + digest + " under " + dir, e);
+        }
+    }
+
+    @Override
+    Optional<byte[]> load(String tenantId, BlockDigest digest) {
+        Path path = pathOf(tenantId, digest);
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size > MAX_BLOCK_SIZE) {
+                throw new OversizedBlockException(size);
+            }
+            ByteBuffer buf = ByteBuffer.allocate((int) size);
+            while (buf.hasRemaining()) {
+                if (ch.read(buf) < 0) {
+                    break; // shrank while we read: the digest check will catch it
+                }
+            }
+            byte[] bytes = buf.array();
+            return Optional.of(buf.hasRemaining() ? Arrays.copyOf(bytes, buf.position()) : bytes);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new BlockStoreException("cannot read block " + digest, e);
+        }
+    }
+
+    @Override
+    void remove(String tenantId, BlockDigest digest) {
+        Path path = pathOf(tenantId, digest);
+        try {
+            if (Files.deleteIfExists(path)) {
+                fsyncDirectory(path.getParent());
+            }
+        } catch (IOException e) {
+            throw new BlockStoreException("cannot delete block " + digest, e);
+        }
+    }
+
+    @Override
+    void quarantine(String tenantId, BlockDigest digest) {
+        Path path = pathOf(tenantId, digest);
+        Path dir = root.resolve(QUARANTINE).resolve(tenantId);
+        try {
+            createDirectoriesDurably(dir);
+            Path dest = dir.resolve(digest.hex() + "." + System.currentTimeMillis());
+            for (int i = 1; Files.exists(dest); i++) {
+                dest = dir.resolve(digest.hex() + "." + System.currentTimeMillis() + "-" + i);
+            }
+            Files.move(path, dest, StandardCopyOption.ATOMIC_MOVE);
+            fsyncDirectory(path.getParent());
+            fsyncDirectory(dir);
+        } catch (NoSuchFileException e) {
+            // Already gone (deleted or quarantined by a concurrent get): nothing to do.
+        } catch (IOException e) {
+            throw new BlockStoreException("cannot quarantine block " + digest, e);
+        }
+    }
+
+    @Override
+    Stream<StoredBlock> list(String tenantId) {
+        Path tenantDir = root.resolve(tenantId);
+        if (!Files.isDirectory(tenantDir)) {
+            return Stream.empty();
+        }
+        Stream<Path> walk;
+        try {
+            walk = Files.walk(tenantDir, 3);
+        } catch (NoSuchFileException e) {
+            return Stream.empty();
+        } catch (IOException e) {
+            throw new BlockStoreException("cannot list blocks of tenant " + tenantId, e);
+        }
+        return walk.filter(p -> tenantDir.relativize(p).getNameCount() == 3)
+                .map(p -> toStoredBlock(tenantId, p))
+                .flatMap(Optional::stream);
+    }
+
+    /** A listed path as a block, if it is a complete block file in its right place. */
+    private Optional<StoredBlock> toStoredBlock(String tenantId, Path p) {
+        String name = p.getFileName().toString();
+        if (name.length() != 2 * BlockDigest.LENGTH || name.startsWith(".")) {
+            return Optional.empty();
+        }
+        BlockDigest digest;
+        try {
+            digest = BlockDigest.fromHex(name);
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+        if (!name.equals(digest.hex()) || !pathOf(tenantId, digest).equals(p)) {
+            return Optional.empty();
+        }
+        try {
+            BasicFileAttributes attrs = Files.readAttributes(p, BasicFileAttributes.class);
+            if (!attrs.isRegularFile()) {
+                return Optional.empty();
+            }
+            return Optional.of(new StoredBlock(digest, attrs.size(), attrs.lastModifiedTime().toInstant()));
+        } catch (NoSuchFileException e) {
+            return Optional.empty(); // deleted while we listed
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Creates {@code dir} and its missing parents below {@link #root}, fsyncing each parent that gained an entry,
+     * so that a block renamed into {@code dir} is reachable after a crash.
+     */
+    private void createDirectoriesDurably(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir; p != null && !p.equals(root) && !Files.isDirectory(p); p = p.getParent()) {
+            missing.add(0, p);
+        }
+        for (Path p : missing) {
+            try {
+                Files.createDirectory(p);
+            } catch (FileAlreadyExistsException e) {
+                if (!Files.isDirectory(p)) {
+                    throw e;
+                }
+                // created concurrently by another put: its creator fsyncs the parent, and so do we below
+            }
+            fsyncDirectory(p.getParent());
+        }
+    }
+
+    /** Makes the directory's entries (creations, renames, deletions) durable. */
+    private static void fsyncDirectory(Path dir) throws IOException {
+        if (WINDOWS) {
+            return; // NTFS cannot open a directory as a channel; its metadata journaling covers renames
+        }
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+}
