@@ -26,8 +26,10 @@ public class BlockStoreProducer {
 
     @Produces
     @ApplicationScoped
-    BlockStore blockStore(BlockStoreConfig config, CorruptBlockLog corruptBlocks) {
-        return create(config, corruptBlocks);
+    BlockStore blockStore(BlockStoreConfig config, CorruptBlockLog corruptBlocks,
+                          @org.eclipse.microprofile.config.inject.ConfigProperty(name = "sluice.blockstore.cache-bytes", defaultValue = "268435456") long cacheBytes) {
+        BlockStore store = create(config, corruptBlocks);
+        return cacheBytes > 0 ? new CachingBlockStore(store, cacheBytes) : store;
     }
 
     void close(@Disposes BlockStore store) {

@@ -33,6 +33,21 @@ public class Image extends PanacheEntityBase {
     public ImageState state;
     @Column(name = "parent_image_id")
     public String parentImageId;
+    /** The committed manifest blob (hex SHA-256) once AVAILABLE. */
+    @Column(name = "manifest_digest")
+    public String manifestDigest;
+    /** Upload progress: bytes from offset 0 whose blocks are durably stored and recorded. */
+    @Column(name = "received_bytes")
+    public long receivedBytes;
+    @Column(name = "zero_blocks")
+    public Long zeroBlocks;
+    @Column(name = "data_blocks")
+    public Long dataBlocks;
+    /** Blocks this image's upload stored first (not already in the tenant's repository). */
+    @Column(name = "new_blocks")
+    public Long newBlocks;
+    @Column(name = "new_bytes")
+    public Long newBytes;
     @Column(name = "created_at")
     public Instant createdAt;
     @Column(name = "updated_at")
@@ -42,5 +57,10 @@ public class Image extends PanacheEntityBase {
 
     public long blockCount() {
         return (sizeBytes + blockSize - 1) / blockSize;
+    }
+
+    /** Bytes in block {@code index}: blockSize, except a shorter last block. */
+    public int blockLength(long index) {
+        return (int) Math.min(blockSize, sizeBytes - index * blockSize);
     }
 }

@@ -26,9 +26,12 @@ public final class ImageGeometry {
         return b;
     }
 
-    public static long sizeBytes(long size) {
+    public static long sizeBytes(long size, int blockSize) {
         if (size % SECTOR != 0) {
             throw ApiException.field(ProblemType.VALIDATION, "sizeBytes", "must be a multiple of 512");
+        }
+        if ((size + blockSize - 1) / blockSize > dev.sluice.manifest.ManifestFormat.MAX_BLOCKS) {
+            throw ApiException.field(ProblemType.VALIDATION, "sizeBytes", "more than 2^27 blocks: choose a larger blockSize");
         }
         return size;
     }

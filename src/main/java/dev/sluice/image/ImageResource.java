@@ -1,7 +1,9 @@
 package dev.sluice.image;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.blockstream.SignedUrls;
 import dev.sluice.platform.api.Idempotency;
+import dev.sluice.upload.ContentService;
 import dev.sluice.platform.api.Page;
 import dev.sluice.platform.api.PageRequest;
 import dev.sluice.platform.api.ResourceId;
@@ -41,6 +43,10 @@ public class ImageResource {
     Caller caller;
     @Inject
     Idempotency idempotency;
+    @Inject
+    ContentService content;
+    @Inject
+    SignedUrls signedUrls;
 
     @POST
     @RolesAllowed(Role.Names.TENANT_MEMBER)
@@ -78,6 +84,38 @@ public class ImageResource {
     public RestResponse<ImageView> patchImage(@PathParam("id") String id, @NotNull JsonNode body,
                                               @HeaderParam("If-Match") String ifMatch) {
         return images.patch(caller.tenantId(), ResourceId.IMAGE.require("id", id), body, ifMatch).ok();
+    }
+
+    @GET
+    @Path("{id}/content")
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "Upload progress: how many bytes from offset 0 the server holds durably (resume from there)")
+    public RestResponse<ContentService.ContentStatus> getImageContent(@PathParam("id") String id) {
+        ContentService.ContentStatus status = content.status(caller.tenantId(), ResourceId.IMAGE.require("id", id));
+        return RestResponse.ResponseBuilder.ok(status).header("Upload-Offset", status.receivedBytes()).build();
+    }
+
+    @POST
+    @Path("{id}/disk-url")
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "Mint a short-lived signed URL of the image's disk, for clients that cannot send headers (iPXE, qemu)")
+    public RestResponse<DiskUrl> createImageDiskUrl(@PathParam("id") String id, @Valid DiskUrlRequest body) {
+        String imageId = ResourceId.IMAGE.require("id", id);
+        String tenant = caller.tenantId();
+        images.find(tenant, imageId);
+        long ttl = body == null || body.ttlSeconds() == null ? 3600 : body.ttlSeconds();
+        long expiresAt = java.time.Instant.now().getEpochSecond() + ttl;
+        String path = "/api/v1/images/" + imageId + "/disk?" + signedUrls.query(tenant, imageId, null, expiresAt);
+        return RestResponse.ResponseBuilder.<DiskUrl>create(RestResponse.Status.CREATED)
+                .entity(new DiskUrl(path, java.time.Instant.ofEpochSecond(expiresAt))).build();
+    }
+
+    /** ttlSeconds: 1 s to 7 days, default 1 h. */
+    public record DiskUrlRequest(@jakarta.validation.constraints.Min(1) @jakarta.validation.constraints.Max(SignedUrls.MAX_TTL_SECONDS) Long ttlSeconds) {
+    }
+
+    /** url is relative to the API's base URL. */
+    public record DiskUrl(String url, java.time.Instant expiresAt) {
     }
 
     @DELETE

@@ -27,7 +27,7 @@ public class ImageService {
     public Versioned<ImageView> create(String tenantId, CreateImageRequest request) {
         MergePatch.checkLabels("labels", request.labels());
         int blockSize = ImageGeometry.blockSize(request.blockSize());
-        long size = ImageGeometry.sizeBytes(request.sizeBytes());
+        long size = ImageGeometry.sizeBytes(request.sizeBytes(), blockSize);
         if (Image.count("tenantId = ?1 and name = ?2", tenantId, request.name()) > 0) {
             throw ApiException.field(ProblemType.ALREADY_EXISTS, "name", "an image named '" + request.name() + "' exists in this tenant");
         }

@@ -1,0 +1,76 @@
+package dev.sluice.blockstream;
+
+import dev.sluice.platform.problem.ApiException;
+import dev.sluice.platform.problem.ProblemType;
+import dev.sluice.platform.problem.ProblemWriter;
+import io.netty.buffer.Unpooled;
+import io.quarkus.vertx.web.Route;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+/**
+ * {@code GET|HEAD /api/v1/images/{id}/disk}: the image as a raw disk, with RFC 9110 byte ranges, for curl,
+ * qemu's HTTP block driver and iPXE {@code sanboot}. Zero blocks are synthesized. Clients that cannot send an
+ * Authorization header use a signed URL ({@code ?exp=…&sig=…}, see {@link SignedUrls}).
+ */
+@ApplicationScoped
+public class DiskRoute {
+    @Inject
+    ImageAccess access;
+    @Inject
+    ImageContent content;
+    @Inject
+    Vertx vertx;
+
+    @Route(path = "/api/v1/images/:id/disk", methods = {Route.HttpMethod.GET, Route.HttpMethod.HEAD}, type = Route.HandlerType.NORMAL)
+    void readImageDisk(RoutingContext rc) {
+        access.resolve(rc, true, image -> serve(rc, image));
+    }
+
+    private void serve(RoutingContext rc, ServedImage image) {
+        HttpServerResponse response = rc.response();
+        long size = image.sizeBytes();
+        response.putHeader("Accept-Ranges", "bytes").putHeader("ETag", image.etag())
+                .putHeader("Cache-Control", "private, max-age=0");
+        String rangeHeader = rc.request().getHeader("Range");
+        String ifRange = rc.request().getHeader("If-Range");
+        if (ifRange != null && !ifRange.trim().equals(image.etag())) {
+            rangeHeader = null;
+        }
+        ByteRange.Decision decision = ByteRange.decide(rangeHeader, size);
+        long first;
+        long last;
+        if (decision instanceof ByteRange.Unsatisfiable) {
+            response.putHeader("Content-Range", "bytes */" + size);
+            ProblemWriter.write(rc, new ApiException(ProblemType.RANGE_NOT_SATISFIABLE, "the disk has " + size + " bytes"));
+            return;
+        } else if (decision instanceof ByteRange.Partial partial) {
+            first = partial.range().first();
+            last = partial.range().lastInclusive();
+            response.setStatusCode(206).putHeader("Content-Range", "bytes " + first + "-" + last + "/" + size);
+        } else {
+            first = 0;
+            last = size - 1;
+            response.setStatusCode(200);
+        }
+        response.putHeader("Content-Type", "application/octet-stream").putHeader("Content-Length", Long.toString(last - first + 1));
+        if (rc.request().method() == HttpMethod.HEAD || size == 0) {
+            response.end();
+            return;
+        }
+        int blockSize = image.blockSize();
+        long from = first;
+        long toExclusive = last + 1;
+        new BlockStreamer(rc, vertx, content, image, first / blockSize, last / blockSize, (index, digest, bytes) -> {
+            long blockStart = index * blockSize;
+            int off = (int) (Math.max(from, blockStart) - blockStart);
+            int end = (int) (Math.min(toExclusive, blockStart + image.blockLength(index)) - blockStart);
+            return Buffer.buffer(Unpooled.wrappedBuffer(bytes, off, end - off));
+        }).start();
+    }
+}

@@ -1,0 +1,77 @@
+package dev.sluice.blockstream;
+
+import dev.sluice.image.Image;
+import dev.sluice.platform.api.ResourceId;
+import dev.sluice.platform.problem.ApiException;
+import dev.sluice.platform.problem.ProblemType;
+import dev.sluice.platform.problem.ProblemWriter;
+import dev.sluice.platform.security.Role;
+import dev.sluice.platform.security.RouteAuth;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.Vertx;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.util.function.Consumer;
+
+/**
+ * Who may read an image's content: a tenant-viewer (or stronger) of its tenant; the machine credential of a
+ * machine the image is assigned to; or, only where {@code allowSigned}, the holder of a valid signed URL.
+ * Another tenant's image, and a machine's unassigned image, are 404, like a missing one.
+ */
+@ApplicationScoped
+public class ImageAccess {
+    @Inject
+    RouteAuth auth;
+    @Inject
+    ImageContent content;
+    @Inject
+    SignedUrls signedUrls;
+    @Inject
+    Vertx vertx;
+
+    /** Resolves the image for the request and hands it to {@code then} on the event loop, or writes a problem. */
+    public void resolve(RoutingContext rc, boolean allowSigned, Consumer<ServedImage> then) {
+        String id = rc.pathParam("id");
+        if (!ResourceId.IMAGE.matches(id)) {
+            ProblemWriter.write(rc, ApiException.field(ProblemType.INVALID_PARAMETER, "id", "not a well-formed image id"));
+            return;
+        }
+        String sig = rc.request().getParam("sig");
+        Uni<ServedImage> image;
+        if (allowSigned && sig != null) {
+            String exp = rc.request().getParam("exp");
+            String machine = rc.request().getParam("machine");
+            image = blocking(() -> {
+                String tenant = QuarkusTransaction.requiringNew().call(() -> {
+                    Image i = Image.findById(id);
+                    return i == null ? null : i.tenantId;
+                });
+                if (tenant == null) {
+                    throw ApiException.notFound("image " + id);
+                }
+                signedUrls.verify(tenant, id, exp, machine, sig);
+                return content.image(tenant, id);
+            });
+        } else {
+            image = auth.require(rc, Role.Names.TENANT_VIEWER, Role.Names.MACHINE).chain(caller -> blocking(() -> {
+                if (caller.tenantId() == null) {
+                    throw new ApiException(ProblemType.FORBIDDEN, "this credential belongs to no tenant");
+                }
+                if (!caller.has(Role.Names.TENANT_VIEWER) && !content.machineMayRead(caller.tenantId(), caller.machineId(), id)) {
+                    throw ApiException.notFound("image " + id);
+                }
+                return content.image(caller.tenantId(), id);
+            }));
+        }
+        io.vertx.core.Context eventLoop = vertx.getOrCreateContext();
+        image.subscribe().with(
+                served -> eventLoop.runOnContext(v -> then.accept(served)),
+                failure -> eventLoop.runOnContext(v -> ProblemWriter.write(rc, failure)));
+    }
+
+    private <T> Uni<T> blocking(java.util.concurrent.Callable<T> work) {
+        return Uni.createFrom().completionStage(() -> vertx.executeBlocking(work, false).toCompletionStage());
+    }
+}

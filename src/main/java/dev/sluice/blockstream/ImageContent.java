@@ -1,0 +1,99 @@
+package dev.sluice.blockstream;
+
+import dev.sluice.blockstore.BlockDigest;
+import dev.sluice.blockstore.BlockStore;
+import dev.sluice.blockstore.CachingBlockStore;
+import dev.sluice.image.Image;
+import dev.sluice.image.ImageState;
+import dev.sluice.machine.Machine;
+import dev.sluice.manifest.ManifestReader;
+import dev.sluice.platform.cache.WeightedLru;
+import dev.sluice.platform.problem.ApiException;
+import dev.sluice.platform.problem.ProblemType;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.util.Optional;
+
+/**
+ * Reads committed image content: which image, which block digest, which bytes. Every byte returned was verified
+ * against its digest by the store (or is a synthesized zero block). All methods may block: call from a worker.
+ */
+@ApplicationScoped
+public class ImageContent {
+    /** How long a replica may keep serving an image after it was deleted elsewhere. */
+    private static final long IMAGE_CACHE_MILLIS = 10_000;
+    private static final byte[] ZEROS = new byte[4 << 20];
+
+    private record Cached(ServedImage image, long loadedAt) {
+    }
+
+    @Inject
+    BlockStore store;
+    @Inject
+    ManifestReader manifests;
+
+    private final WeightedLru<String, Cached> images = new WeightedLru<>(4096, c -> 1);
+
+    /** The image if it exists, is AVAILABLE and belongs to {@code tenantId} (null: any tenant, for signed URLs). */
+    public ServedImage image(String tenantId, String imageId) {
+        Cached c = images.get(imageId);
+        if (c == null || System.currentTimeMillis() - c.loadedAt() > IMAGE_CACHE_MILLIS) {
+            Image image = QuarkusTransaction.requiringNew().call(() -> Image.<Image>findById(imageId));
+            if (image == null) {
+                throw ApiException.notFound("image " + imageId);
+            }
+            if (image.state != ImageState.AVAILABLE) {
+                if (tenantId != null && !tenantId.equals(image.tenantId)) {
+                    throw ApiException.notFound("image " + imageId);
+                }
+                throw new ApiException(ProblemType.CONFLICT, "the image is " + image.state.wire() + "; its content is not available");
+            }
+            ServedImage served = new ServedImage(image.id, image.tenantId, image.sizeBytes, image.blockSize,
+                    manifests.manifest(image.tenantId, BlockDigest.fromHex(image.manifestDigest)));
+            c = new Cached(served, System.currentTimeMillis());
+            images.put(imageId, c);
+        }
+        if (tenantId != null && !tenantId.equals(c.image().tenantId())) {
+            throw ApiException.notFound("image " + imageId);
+        }
+        return c.image();
+    }
+
+    /** Forgets a cached image (after delete on this replica). */
+    public void forget(String imageId) {
+        images.remove(imageId);
+    }
+
+    /** True if machine credential {@code machineId} may read {@code imageId} (its assigned image). */
+    public boolean machineMayRead(String tenantId, String machineId, String imageId) {
+        return QuarkusTransaction.requiringNew().call(() -> {
+            Machine m = Machine.find("id = ?1 and tenantId = ?2", machineId, tenantId).firstResult();
+            return m != null && imageId.equals(m.imageId);
+        });
+    }
+
+    /** The digest of a block, or null for an all-zero block. */
+    public BlockDigest digest(ServedImage image, long index) {
+        return manifests.blockDigest(image.tenantId(), image.manifest(), index);
+    }
+
+    /**
+     * The bytes of block {@code index}. The array may be shared with a cache or be the shared zero buffer
+     * (longer than the block): read only the first {@link ServedImage#blockLength} bytes and never modify it.
+     */
+    public byte[] sharedBytes(ServedImage image, long index, BlockDigest digest) {
+        if (digest == null) {
+            return ZEROS;
+        }
+        Optional<byte[]> bytes = store instanceof CachingBlockStore caching
+                ? caching.getShared(image.tenantId(), digest)
+                : store.get(image.tenantId(), digest);
+        byte[] b = bytes.orElseThrow(() -> new ApiException(ProblemType.INTEGRITY,
+                "block " + index + " (" + digest.hex() + ") is missing from the block store"));
+        if (b.length != image.blockLength(index)) {
+            throw new ApiException(ProblemType.INTEGRITY, "block " + index + " has " + b.length + " bytes, expected " + image.blockLength(index));
+        }
+        return b;
+    }
+}

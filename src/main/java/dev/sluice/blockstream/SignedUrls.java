@@ -1,0 +1,127 @@
+package dev.sluice.blockstream;
+
+import dev.sluice.platform.problem.ApiException;
+import dev.sluice.platform.problem.ProblemType;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Optional;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+/**
+ * Short-lived signed disk URLs for clients that cannot send headers (iPXE firmware, qemu's HTTP driver):
+ * {@code ?exp=<unix seconds>&sig=<base64url HMAC-SHA256>} over "disk", tenant, image, expiry and an optional
+ * machine binding. The key comes from SLUICE_URL_SIGNING_KEY or, by default, is generated once and kept in
+ * the database so every replica verifies what any replica signed.
+ */
+@ApplicationScoped
+public class SignedUrls {
+    public static final long MAX_TTL_SECONDS = 7 * 24 * 3600;
+    private static final String KEY_NAME = "disk-url-signing";
+
+    @ConfigProperty(name = "sluice.url-signing-key")
+    Optional<String> configuredKey;
+
+    private volatile byte[] key;
+
+    /** The grant a valid signature carries. */
+    public record Grant(String tenantId, String imageId, String machineId, long expiresAt) {
+    }
+
+    public String sign(String tenantId, String imageId, String machineId, long expiresAt) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(mac(payload(tenantId, imageId, machineId, expiresAt)));
+    }
+
+    /** Query string (without '?') for the disk URL of an image. */
+    public String query(String tenantId, String imageId, String machineId, long expiresAt) {
+        StringBuilder q = new StringBuilder("exp=").append(expiresAt);
+        if (machineId != null) {
+            q.append("&machine=").append(machineId);
+        }
+        return q.append("&sig=").append(sign(tenantId, imageId, machineId, expiresAt)).toString();
+    }
+
+    /**
+     * Verifies a signature for {@code imageId} owned by {@code tenantId}. Expired → 401, forged → 403.
+     */
+    public Grant verify(String tenantId, String imageId, String exp, String machineId, String sig) {
+        long expiresAt;
+        try {
+            expiresAt = Long.parseLong(exp);
+        } catch (NumberFormatException | NullPointerException e) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, "exp", "not a unix time");
+        }
+        byte[] given;
+        try {
+            given = Base64.getUrlDecoder().decode(sig == null ? "" : sig);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(ProblemType.FORBIDDEN, "the URL signature is not valid");
+        }
+        byte[] expected = mac(payload(tenantId, imageId, machineId, expiresAt));
+        if (!MessageDigest.isEqual(expected, given)) {
+            throw new ApiException(ProblemType.FORBIDDEN, "the URL signature is not valid");
+        }
+        if (Instant.now().getEpochSecond() > expiresAt) {
+            throw new ApiException(ProblemType.UNAUTHENTICATED, "the signed URL has expired");
+        }
+        return new Grant(tenantId, imageId, machineId, expiresAt);
+    }
+
+    private static String payload(String tenantId, String imageId, String machineId, long expiresAt) {
+        return "disk\n" + tenantId + "\n" + imageId + "\n" + (machineId == null ? "" : machineId) + "\n" + expiresAt;
+    }
+
+    private byte[] mac(String payload) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key(), "HmacSHA256"));
+            return mac.doFinal(payload.getBytes(StandardCharsets.UTF_8));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** May block on first use (database). */
+    private byte[] key() {
+        byte[] k = key;
+        if (k != null) {
+            return k;
+        }
+        synchronized (this) {
+            if (key == null) {
+                key = configuredKey.filter(s -> !s.isBlank()).map(s -> s.getBytes(StandardCharsets.UTF_8)).orElseGet(this::sharedKey);
+            }
+            return key;
+        }
+    }
+
+    private byte[] sharedKey() {
+        String stored = QuarkusTransaction.requiringNew().call(() -> {
+            ServerSecret s = ServerSecret.findById(KEY_NAME);
+            return s == null ? null : s.secret;
+        });
+        if (stored == null) {
+            byte[] fresh = new byte[32];
+            new SecureRandom().nextBytes(fresh);
+            try {
+                QuarkusTransaction.requiringNew().run(() -> {
+                    ServerSecret s = new ServerSecret();
+                    s.name = KEY_NAME;
+                    s.secret = Base64.getEncoder().encodeToString(fresh);
+                    s.createdAt = Instant.now();
+                    s.persist();
+                });
+            } catch (RuntimeException raceLost) {
+                // Another replica created it first: use theirs.
+            }
+            stored = QuarkusTransaction.requiringNew().call(() -> ServerSecret.<ServerSecret>findById(KEY_NAME).secret);
+        }
+        return Base64.getDecoder().decode(stored);
+    }
+}

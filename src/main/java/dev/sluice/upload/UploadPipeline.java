@@ -1,0 +1,233 @@
+package dev.sluice.upload;
+
+import dev.sluice.blockstore.BlockDigest;
+import dev.sluice.blockstore.BlockStore;
+import dev.sluice.manifest.ManifestFormat;
+import io.vertx.core.buffer.Buffer;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Turns one request body into stored blocks and recorded segments, on a worker thread, with bounded memory.
+ *
+ * <p>Design notes. The event loop only moves buffers into {@link #offer} and pauses the request while more than
+ * {@link #MAX_QUEUED_BYTES} wait; this thread cuts the stream into blocks, and up to {@link #MAX_IN_FLIGHT}
+ * blocks are hashed and stored in parallel on the block I/O pool (a file store fsyncs each block, so parallel
+ * puts are what makes uploads run at disk speed). Results are consumed strictly in block order, so segments are
+ * recorded in order and each one names only blocks whose puts have returned. Heap per upload is bounded by
+ * (queued bytes + in-flight blocks + one segment): about 40 MiB at 4 MiB blocks, 3 MiB at 64 KiB.
+ */
+final class UploadPipeline {
+    static final long MAX_QUEUED_BYTES = 8L << 20;
+    static final int MAX_IN_FLIGHT = 8;
+    private static final Object END = new Object();
+    private static final Object ABORT = new Object();
+    private static final byte[] ZEROS = new byte[4 << 20];
+    private static final ThreadLocal<java.security.MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    });
+
+    /** How the part ended. */
+    enum Outcome { COMPLETE, TOO_SHORT, TOO_LONG, ABORTED }
+
+    private record Stored(BlockDigest digest, boolean fresh, int length) {
+    }
+
+    /**
+     * The request body as a queue between the event loop and the pipeline. It is attached as soon as the request
+     * arrives (before authentication finishes), so no chunk can be lost; it pauses the request whenever more than
+     * {@link #MAX_QUEUED_BYTES} wait, and the pipeline resumes it as it drains.
+     */
+    static final class Body {
+        private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+        private final AtomicLong queuedBytes = new AtomicLong();
+        private final Runnable pause;
+        private final Runnable resume;
+        private volatile boolean paused;
+
+        Body(Runnable pause, Runnable resume) {
+            this.pause = pause;
+            this.resume = resume;
+        }
+
+        /** Event loop: a chunk of the body. */
+        void offer(Buffer chunk) {
+            queue.add(chunk);
+            if (queuedBytes.addAndGet(chunk.length()) > MAX_QUEUED_BYTES && !paused) {
+                paused = true;
+                pause.run();
+            }
+        }
+
+        /** Event loop: the body ended normally. */
+        void end() {
+            queue.add(END);
+        }
+
+        /** Event loop: the connection broke. */
+        void abort() {
+            queue.add(ABORT);
+        }
+
+        Object take() throws InterruptedException {
+            Object item = queue.poll(10, TimeUnit.MINUTES);
+            if (item instanceof Buffer chunk && queuedBytes.addAndGet(-chunk.length()) < MAX_QUEUED_BYTES / 2 && paused) {
+                paused = false;
+                resume.run();
+            }
+            return item;
+        }
+
+        void release() {
+            if (paused) {
+                paused = false;
+                resume.run();
+            }
+        }
+    }
+
+    private final ContentService content;
+    private final BlockStore store;
+    private final ExecutorService blockIo;
+    private final ContentService.Part part;
+    private final Body body;
+
+    UploadPipeline(ContentService content, BlockStore store, ExecutorService blockIo, ContentService.Part part, Body body) {
+        this.content = content;
+        this.store = store;
+        this.blockIo = blockIo;
+        this.part = part;
+        this.body = body;
+    }
+
+    /** Worker thread: runs the part to its end; records progress for every complete block received. */
+    Outcome run() throws Exception {
+        SegmentBuilder segment = new SegmentBuilder(part.startBlock());
+        ArrayDeque<CompletableFuture<Stored>> inFlight = new ArrayDeque<>();
+        long block = part.startBlock();
+        byte[] current = block < part.endBlock() ? new byte[part.blockLength(block)] : null;
+        int filled = 0;
+        long received = 0;
+        Outcome outcome;
+        while (true) {
+            Object item = body.take();
+            if (item == null || item == ABORT) {
+                outcome = Outcome.ABORTED;
+                break;
+            }
+            if (item == END) {
+                outcome = received == part.expectedBytes() ? Outcome.COMPLETE : Outcome.TOO_SHORT;
+                break;
+            }
+            Buffer chunk = (Buffer) item;
+            received += chunk.length();
+            if (received > part.expectedBytes()) {
+                outcome = Outcome.TOO_LONG;
+                break;
+            }
+            int pos = 0;
+            while (pos < chunk.length()) {
+                int n = Math.min(chunk.length() - pos, current.length - filled);
+                chunk.getBytes(pos, pos + n, current, filled);
+                pos += n;
+                filled += n;
+                if (filled == current.length) {
+                    byte[] full = current;
+                    inFlight.add(CompletableFuture.supplyAsync(() -> store(full), blockIo));
+                    while (inFlight.size() >= MAX_IN_FLIGHT) {
+                        segment.add(inFlight.removeFirst().get());
+                    }
+                    block++;
+                    current = block < part.endBlock() ? new byte[part.blockLength(block)] : null;
+                    filled = 0;
+                }
+            }
+        }
+        body.release();
+        // Every block whose put was started completes and is recorded (its bytes were complete and verified
+        // by hashing); a trailing partial block is dropped.
+        while (!inFlight.isEmpty()) {
+            segment.add(inFlight.removeFirst().get());
+        }
+        if (outcome == Outcome.TOO_SHORT || outcome == Outcome.TOO_LONG) {
+            content.rollback(part);
+            return outcome;
+        }
+        segment.flush();
+        return outcome;
+    }
+
+    private Stored store(byte[] data) {
+        if (Arrays.mismatch(data, 0, data.length, ZEROS, 0, data.length) == -1) {
+            return new Stored(null, false, data.length);
+        }
+        java.security.MessageDigest sha = SHA256.get();
+        sha.reset();
+        BlockDigest digest = BlockDigest.fromBytes(sha.digest(data));
+        boolean fresh = store.put(part.tenantId(), digest, data);
+        return new Stored(digest, fresh, data.length);
+    }
+
+    /** Collects digests of consecutive blocks into segments and records each as it fills. */
+    private final class SegmentBuilder {
+        private int segmentNo;
+        private final byte[] entries = new byte[ManifestFormat.SEGMENT_ENTRIES * BlockDigest.LENGTH];
+        private int count;
+        private int zero;
+        private int fresh;
+        private long freshBytes;
+        private boolean dirty;
+
+        SegmentBuilder(long startBlock) {
+            segmentNo = (int) (startBlock / ManifestFormat.SEGMENT_ENTRIES);
+            byte[] prefix = part.prefixEntries();
+            System.arraycopy(prefix, 0, entries, 0, prefix.length);
+            count = prefix.length / BlockDigest.LENGTH;
+            for (int i = 0; i < count; i++) {
+                if (ManifestFormat.entry(entries, i) == null) {
+                    zero++;
+                }
+            }
+        }
+
+        void add(Stored s) {
+            int off = count * BlockDigest.LENGTH;
+            if (s.digest() == null) {
+                Arrays.fill(entries, off, off + BlockDigest.LENGTH, (byte) 0);
+                zero++;
+            } else {
+                System.arraycopy(s.digest().toBytes(), 0, entries, off, BlockDigest.LENGTH);
+                if (s.fresh()) {
+                    fresh++;
+                    freshBytes += s.length();
+                }
+            }
+            count++;
+            dirty = true;
+            if (count == ManifestFormat.entriesInSegment(part.blockCount(), segmentNo)) {
+                flush();
+                segmentNo++;
+                count = 0;
+                zero = 0;
+                fresh = 0;
+                freshBytes = 0;
+            }
+        }
+
+        void flush() {
+            if (dirty && count > 0) {
+                content.recordSegment(part, segmentNo, entries, count, zero, fresh, freshBytes);
+            }
+            dirty = false;
+        }
+    }
+}
