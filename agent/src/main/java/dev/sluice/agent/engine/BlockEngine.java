@@ -118,7 +118,7 @@ public final class BlockEngine {
             } else {
                 ByteBuffer part = src.duplicate();
                 for (long b = firstBlock; b <= last; b++) {
-                    int start = (int) (geometry.blockOffset(b) - offset);
+                    int start = src.position() + (int) (geometry.blockOffset(b) - offset);
                     part.limit(start + geometry.blockLength(b)).position(start);
                     synchronized (stripe(b)) {
                         store.write(geometry.blockOffset(b), part);
