@@ -83,17 +83,20 @@ public final class BlockEngine {
         if (dst.remaining() == 0) return;
         long first = geometry.blockOf(offset);
         long last = geometry.blockOf(offset + dst.remaining() - 1);
-        ensurePresent(first, last);
+        ensurePresent(first, last, true);
         store.read(offset, dst);
     }
 
-    /** Makes blocks {@code first..last} present (fetching what is absent) without reading them. */
-    public void ensurePresent(long first, long last) throws IOException {
+    /**
+     * Makes blocks {@code first..last} present (fetching what is absent) without reading them.
+     * {@code readAhead}: a sequential miss may fetch further blocks too (reads do; partial writes don't).
+     */
+    public void ensurePresent(long first, long last, boolean readAhead) throws IOException {
         if (map.allPresent(first, last)) return;
         demandActive.incrementAndGet();
         lastDemandNanos = clock.nanoTime();
         try {
-            fetcher.ensurePresent(first, last);
+            fetcher.ensurePresent(first, last, readAhead);
         } finally {
             lastDemandNanos = clock.nanoTime();
             demandActive.decrementAndGet();
@@ -159,7 +162,7 @@ public final class BlockEngine {
                         break;
                     }
                 }
-                ensurePresent(block, block);
+                ensurePresent(block, block, false);
             }
             map.noteRewritten(block, block);
         } finally {

@@ -42,7 +42,7 @@ final class DemandFetcher {
     }
 
     /** On normal return blocks {@code first..last} are present. Blocks on the network; takes no engine lock while waiting. */
-    void ensurePresent(long first, long last) throws FetchFailedException {
+    void ensurePresent(long first, long last, boolean readAhead) throws FetchFailedException {
         BlockMap map = engine.map();
         long deadline = clock.nanoTime() + settings.fetchTimeoutNanos();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
@@ -60,7 +60,7 @@ final class DemandFetcher {
                     b++;
                     continue;
                 }
-                b = fetchRun(b, last, deadline) + 1;
+                b = fetchRun(b, last, readAhead, deadline) + 1;
             }
             for (CompletableFuture<Void> f : waits) await(f, deadline);
             long missing = firstAbsent(first, last);
@@ -81,11 +81,11 @@ final class DemandFetcher {
      * Claims and fetches a run starting at absent block {@code start}; returns the last block of the
      * requested range ({@code <= last}) that this run covered.
      */
-    private long fetchRun(long start, long last, long deadline) throws FetchFailedException {
+    private long fetchRun(long start, long last, boolean readAhead, long deadline) throws FetchFailedException {
         Geometry g = engine.geometry();
         BlockMap map = engine.map();
         long limit = last;
-        if (start == nextSequential) limit = last + settings.readAheadBlocks();
+        if (readAhead && start == nextSequential) limit = last + settings.readAheadBlocks();
         long maxBlocks = Math.min(MAX_RUN_BLOCKS, Math.max(1, MAX_RUN_BYTES / g.blockSize()));
         limit = Math.min(Math.min(limit, start + maxBlocks - 1), g.blockCount() - 1);
         List<CompletableFuture<Void>> mine = new ArrayList<>();
@@ -98,7 +98,7 @@ final class DemandFetcher {
             end = b;
         }
         if (end < start) return start - 1; // lost the race for `start`: the caller looks at it again
-        nextSequential = end + 1;
+        if (readAhead) nextSequential = end + 1;
         final long runStart = start;
         IOException failure = null;
         try {
