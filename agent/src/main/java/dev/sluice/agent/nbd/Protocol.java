@@ -1,6 +1,9 @@
 package dev.sluice.agent.nbd;
 
-/** Numbers from the NBD protocol (NetworkBlockDevice/nbd doc/proto.md). */
+/**
+ * Numbers from the NBD protocol (NetworkBlockDevice/nbd doc/proto.md, current revision: older revisions
+ * numbered the meta-context options 10 and 11; libnbd, qemu and nbdkit use 9 and 10).
+ */
 public final class Protocol {
     private Protocol() {
     }
@@ -37,8 +40,8 @@ public final class Protocol {
     public static final int OPT_INFO = 6;
     public static final int OPT_GO = 7;
     public static final int OPT_STRUCTURED_REPLY = 8;
-    public static final int OPT_LIST_META_CONTEXT = 10;
-    public static final int OPT_SET_META_CONTEXT = 11;
+    public static final int OPT_LIST_META_CONTEXT = 9;
+    public static final int OPT_SET_META_CONTEXT = 10;
 
     // option replies
     public static final int REP_ACK = 1;
