@@ -267,10 +267,14 @@ public final class BlockMap {
      * nothing) when the block was already present.
      */
     public boolean markPresentUnsynced(long block) {
-        int old = setBits(block, PRESENT | UNSYNCED);
-        if ((old & PRESENT) != 0) {
-            if ((old & UNSYNCED) == 0) clearBits(block, UNSYNCED);
-            return false;
+        // One CAS that never touches an already present block: setting UNSYNCED on a durably present
+        // block, even for an instant, would let a concurrent commit persist it as absent.
+        int i = (int) (block >>> 4);
+        int shift = (int) (block & 15) * 4;
+        while (true) {
+            long old = words.get(i);
+            if (((old >>> shift) & PRESENT) != 0) return false;
+            if (words.compareAndSet(i, old, old | ((long) (PRESENT | UNSYNCED) << shift))) break;
         }
         presentCount.incrementAndGet();
         return true;

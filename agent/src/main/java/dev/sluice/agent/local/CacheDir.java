@@ -50,9 +50,14 @@ public record CacheDir(Path dir) {
 
     /** Saves the identity durably (atomic replace). */
     public void saveIdentity(Identity id) throws IOException {
-        String text = "machineId=" + id.machineId() + "\nimageId=" + id.imageId() + "\nsizeBytes=" + id.geometry().sizeBytes()
-                + "\nblockSize=" + id.geometry().blockSize() + "\n";
-        Durable.replace(identityFile(), text.getBytes(StandardCharsets.UTF_8));
+        Properties p = new Properties();
+        p.setProperty("machineId", id.machineId());
+        p.setProperty("imageId", id.imageId());
+        p.setProperty("sizeBytes", Long.toString(id.geometry().sizeBytes()));
+        p.setProperty("blockSize", Integer.toString(id.geometry().blockSize()));
+        java.io.StringWriter text = new java.io.StringWriter();
+        p.store(text, "sluice-agent: the machine's image and geometry, so a restart can serve without the control plane");
+        Durable.replace(identityFile(), text.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     /** Status for `sluice-agent status` (best effort: not fsynced, it describes a running process). */

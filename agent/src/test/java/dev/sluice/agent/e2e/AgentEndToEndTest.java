@@ -65,6 +65,21 @@ class AgentEndToEndTest {
     }
 
     @Test
+    void servesOverTcpOnLoopback() throws Exception {
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        agent = AgentProcess.start(cp, tmp, "--nbd-listen", "127.0.0.1:" + port, "--prefetch", "off");
+        String uri = "nbd://127.0.0.1:" + port;
+        AgentProcess.Result info = AgentProcess.run(30, "nbdinfo", "--size", uri);
+        assertEquals(0, info.exit(), info.output());
+        assertEquals(Integer.toString(image.length), info.output().trim());
+        AgentProcess.Result cmp = AgentProcess.run(60, "qemu-img", "compare", "-f", "raw", "-F", "raw", imageFile.toString(), uri);
+        assertEquals(0, cmp.exit(), cmp.output());
+    }
+
+    @Test
     void flushedWritesSurviveARestartWithoutTheControlPlane() throws Exception {
         agent = AgentProcess.start(cp, tmp, "--prefetch", "off", "--fetch-timeout", "2");
         String script = "h.pwrite(b'sluice' * 1000, " + (BS + 7) + ")\n"

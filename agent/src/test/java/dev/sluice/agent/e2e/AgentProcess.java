@@ -42,7 +42,8 @@ final class AgentProcess implements AutoCloseable {
         Path sock = dir.resolve("nbd.sock");
         Path log = dir.resolve("agent-" + System.nanoTime() + ".log");
         List<String> args = new ArrayList<>(List.of("run", "--control-plane", cp.baseUri().toString(), "--machine", cp.machineId,
-                "--token", cp.token, "--cache-dir", cache.toString(), "--nbd-unix", sock.toString()));
+                "--token", cp.token, "--cache-dir", cache.toString()));
+        if (!List.of(extra).contains("--nbd-listen")) args.addAll(List.of("--nbd-unix", sock.toString()));
         args.addAll(List.of(extra));
         Files.deleteIfExists(sock);
         Process p = new ProcessBuilder(agentCommand(args.toArray(String[]::new)))
