@@ -58,13 +58,22 @@ public final class BlockEngine {
     private volatile long lastDemandNanos;
 
     public BlockEngine(BlockMap map, LocalStore store, BlockSource source, Clock clock, Settings settings) {
+        this(map, store, source, clock, settings, null);
+    }
+
+    /**
+     * @param readAheadExecutor runs read-ahead fetches in the background so a sequential reader returns
+     *                          as soon as its own blocks arrived; null runs them on the reader's thread
+     */
+    public BlockEngine(BlockMap map, LocalStore store, BlockSource source, Clock clock, Settings settings,
+                       java.util.concurrent.Executor readAheadExecutor) {
         this.geometry = map.geometry();
         this.map = map;
         this.store = store;
         this.clock = clock;
         this.lastDemandNanos = clock.nanoTime() - 1_000_000_000_000L;
         for (int i = 0; i < STRIPES; i++) stripes[i] = new Object();
-        this.fetcher = new DemandFetcher(this, source, clock, settings);
+        this.fetcher = new DemandFetcher(this, source, clock, settings, readAheadExecutor);
     }
 
     public Geometry geometry() {

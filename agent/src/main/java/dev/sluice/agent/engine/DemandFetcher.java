@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -17,7 +19,8 @@ import java.util.concurrent.TimeoutException;
  * the disk) and fetches a run of consecutive absent, unclaimed blocks on its own thread; concurrent
  * readers of those blocks wait on the futures, bounded by the fetch timeout. A miss at the block right
  * after the previous miss run is sequential: the run is extended by `readAheadBlocks` (capped by the
- * wire's 256 blocks / 64 MiB per request).
+ * wire's 256 blocks / 64 MiB per request). Given an executor, such a run is streamed on it and the
+ * reader returns as soon as its own blocks are installed (the engine still creates no threads).
  *
  * Demand never waits for the prefetcher: prefetch does not claim blocks here, so a guest miss on a block
  * the prefetcher is streaming fetches it again itself; whichever install comes first wins.
@@ -33,9 +36,11 @@ final class DemandFetcher {
     private final BlockEngine.Settings settings;
     private final ConcurrentHashMap<Long, CompletableFuture<Void>> inflight = new ConcurrentHashMap<>();
     private volatile long nextSequential = -1;
+    private final Executor readAheadExecutor;
 
-    DemandFetcher(BlockEngine engine, BlockSource source, Clock clock, BlockEngine.Settings settings) {
+    DemandFetcher(BlockEngine engine, BlockSource source, Clock clock, BlockEngine.Settings settings, Executor readAheadExecutor) {
         this.engine = engine;
+        this.readAheadExecutor = readAheadExecutor;
         this.source = source;
         this.clock = clock;
         this.settings = settings;
@@ -99,30 +104,52 @@ final class DemandFetcher {
         }
         if (end < start) return start - 1; // lost the race for `start`: the caller looks at it again
         if (readAhead) nextSequential = end + 1;
-        final long runStart = start;
-        IOException failure = null;
-        try {
-            source.fetch(runStart, mine.size(), deadline, (index, data) -> {
-                int i = (int) (index - runStart);
-                if (i < 0 || i >= mine.size()) throw new IOException("block " + index + " outside the requested run");
-                engine.install(index, data);
-                inflight.remove(index, mine.get(i));
-                mine.get(i).complete(null);
-            });
-        } catch (IOException | RuntimeException e) {
-            failure = e instanceof IOException io ? io : new IOException(e);
-        } finally {
-            for (int i = 0; i < mine.size(); i++) {
-                CompletableFuture<Void> f = mine.get(i);
-                inflight.remove(runStart + i, f);
-                if (!f.isDone()) f.completeExceptionally(failure != null ? failure : new IOException("run ended early"));
-            }
-        }
         long covered = Math.min(end, last);
-        if (failure != null && firstAbsent(start, covered) >= 0) {
-            throw new FetchFailedException("fetching blocks " + start + ".." + end + " failed: " + failure.getMessage(), failure);
+        final long runStart = start;
+        final long runEnd = end;
+        IOException[] failure = new IOException[1];
+        Runnable fetch = () -> {
+            try {
+                source.fetch(runStart, mine.size(), deadline, (index, data) -> {
+                    int i = (int) (index - runStart);
+                    if (i < 0 || i >= mine.size()) throw new IOException("block " + index + " outside the requested run");
+                    engine.install(index, data);
+                    inflight.remove(index, mine.get(i));
+                    mine.get(i).complete(null);
+                });
+            } catch (IOException | RuntimeException e) {
+                failure[0] = e instanceof IOException io ? io : new IOException(e);
+            } finally {
+                for (int i = 0; i < mine.size(); i++) {
+                    CompletableFuture<Void> f = mine.get(i);
+                    inflight.remove(runStart + i, f);
+                    if (!f.isDone()) f.completeExceptionally(failure[0] != null ? failure[0] : new IOException("run ended early"));
+                }
+            }
+        };
+        if (end > last && readAheadExecutor != null && submit(fetch)) {
+            // Read-ahead run: the reader waits only for the blocks it asked for; the rest keeps streaming
+            // in the background (still claimed, so a reader of those blocks waits for this fetch).
+            for (int i = 0; i <= covered - start; i++) await(mine.get(i), deadline);
+        } else {
+            fetch.run();
+        }
+        long missing = firstAbsent(start, covered);
+        if (missing >= 0) {
+            Throwable cause = failure[0];
+            throw new FetchFailedException("fetching blocks " + start + ".." + runEnd + " failed at block " + missing
+                    + (cause != null ? ": " + cause.getMessage() : ""), cause);
         }
         return covered;
+    }
+
+    private boolean submit(Runnable task) {
+        try {
+            readAheadExecutor.execute(task);
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false;
+        }
     }
 
     private void await(CompletableFuture<Void> f, long deadline) throws FetchFailedException {

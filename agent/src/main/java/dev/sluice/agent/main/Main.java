@@ -192,7 +192,12 @@ public final class Main {
                     Integer.parseInt(o.get("--read-ahead", Integer.toString(defaults.readAheadBlocks()))), fetchTimeoutNanos);
             BlockSource source = new HttpBlockSource(http, base, id.imageId(), token, g,
                     Duration.ofNanos(fetchTimeoutNanos), 6, log);
-            BlockEngine engine = new BlockEngine(map, local, source, Clock.SYSTEM, settings);
+            java.util.concurrent.ExecutorService readAhead = Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "read-ahead");
+                t.setDaemon(true);
+                return t;
+            });
+            BlockEngine engine = new BlockEngine(map, local, source, Clock.SYSTEM, settings, readAhead);
             log.accept(String.format("agent: machine %s, image %s, %d bytes, %d blocks of %d; %d present, %d dirty",
                     machine, id.imageId(), g.sizeBytes(), g.blockCount(), g.blockSize(), map.presentCount(),
                     map.dirtyCount(BlockMap.REPOSITORY)));

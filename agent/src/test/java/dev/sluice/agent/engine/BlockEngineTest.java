@@ -189,6 +189,53 @@ class BlockEngineTest {
     }
 
     @Test
+    void backgroundReadAheadReturnsBeforeTheRunEndsAndLaterReadersWaitForIt() throws Exception {
+        setUp(64 * 4096, 4096);
+        CountDownLatch release = new CountDownLatch(1);
+        BlockSource gated = (start, count, deadline, sink) -> {
+            source.fetchCalls.incrementAndGet();
+            for (long b = start; b < start + count; b++) {
+                if (b >= 3) { // read-ahead blocks stall until released
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        throw new IOException(e);
+                    }
+                }
+                sink.accept(b, ByteBuffer.wrap(image, (int) (b * 4096), 4096).slice());
+            }
+        };
+        ExecutorService background = Executors.newSingleThreadExecutor();
+        ExecutorService readers = Executors.newFixedThreadPool(2);
+        try {
+            engine = new BlockEngine(BlockMap.open(geometry, mapBytes), local, gated, Clock.SYSTEM,
+                    new BlockEngine.Settings(16, 5_000_000_000L), background);
+            engine.read(0, ByteBuffer.allocate(4096));
+            Future<byte[]> first = readers.submit(() -> {
+                ByteBuffer b = ByteBuffer.allocate(2 * 4096);
+                engine.read(4096, b); // sequential miss: blocks 1..2 asked, 3..18 read ahead
+                return b.array();
+            });
+            assertArrayEquals(Arrays.copyOfRange(image, 4096, 3 * 4096), first.get(2, java.util.concurrent.TimeUnit.SECONDS),
+                    "the reader returns once its own blocks are in, while read-ahead is still streaming");
+            Future<byte[]> later = readers.submit(() -> {
+                ByteBuffer b = ByteBuffer.allocate(4096);
+                engine.read(5 * 4096, b); // claimed by the read-ahead run: waits for it, no second fetch
+                return b.array();
+            });
+            Thread.sleep(200);
+            assertFalse(later.isDone());
+            release.countDown();
+            assertArrayEquals(Arrays.copyOfRange(image, 5 * 4096, 6 * 4096), later.get(5, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(2, source.fetchCalls.get());
+        } finally {
+            release.countDown();
+            background.shutdownNow();
+            readers.shutdownNow();
+        }
+    }
+
+    @Test
     void failedFetchIsAnErrorAndLeavesTheBlockAbsent() throws IOException {
         setUp(8 * 4096, 4096);
         source.failureRate = 1;
