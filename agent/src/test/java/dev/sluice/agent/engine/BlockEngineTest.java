@@ -236,6 +236,63 @@ class BlockEngineTest {
     }
 
     @Test
+    void concurrentWritersReadersAndPrefetchOnSharedBlocksLoseNothing() throws Exception {
+        setUp(256 * 1024 + 333, 4096);
+        byte[] model = image.clone();
+        int threads = 4, stripe = 1000; // 1000-byte stripes: threads share blocks, partial writes race fetches
+        source.delayMillis = 1; // widen the window between a fetch's start and its install
+        ExecutorService pool = Executors.newFixedThreadPool(threads + 2);
+        ExecutorService background = Executors.newSingleThreadExecutor();
+        engine = new BlockEngine(BlockMap.open(geometry, mapBytes), local, source, Clock.SYSTEM,
+                new BlockEngine.Settings(8, 5_000_000_000L), background);
+        List<Future<?>> jobs = new ArrayList<>();
+        jobs.add(pool.submit(() -> {
+            new Prefetcher(engine, source, Clock.SYSTEM, PrefetchOrder.sequential(), 0, 4, 5_000_000_000L, l -> { }).run();
+            return null;
+        }));
+        for (int t = 0; t < threads; t++) {
+            int me = t;
+            jobs.add(pool.submit(() -> {
+                Random r = new Random(me);
+                for (int i = 0; i < 400; i++) {
+                    int s = r.nextInt(image.length / stripe) / threads * threads + me;
+                    int from = s * stripe;
+                    if (from >= image.length) continue;
+                    int to = Math.min(image.length, from + stripe);
+                    int off = from + r.nextInt(to - from);
+                    int len = 1 + r.nextInt(to - off);
+                    byte[] data = new byte[len];
+                    r.nextBytes(data);
+                    WriteSplitter.write(engine, off, ByteBuffer.wrap(data));
+                    synchronized (model) {
+                        System.arraycopy(data, 0, model, off, len);
+                    }
+                    ByteBuffer back = ByteBuffer.allocate(to - from);
+                    engine.read(from, back);
+                    byte[] expected;
+                    synchronized (model) {
+                        expected = Arrays.copyOfRange(model, from, to);
+                    }
+                    assertArrayEquals(expected, back.array(), "thread " + me + " stripe " + s);
+                    if (r.nextInt(50) == 0) engine.flush();
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : jobs) f.get();
+        pool.shutdown();
+        background.shutdown();
+        assertArrayEquals(model, readAll());
+        engine.flush();
+        crash();
+        assertArrayEquals(model, readAll(), "after a flush and a crash");
+        for (long b = 0; b < geometry.blockCount(); b++) {
+            int from = (int) geometry.blockOffset(b), to = from + geometry.blockLength(b);
+            if (!Arrays.equals(model, from, to, image, from, to)) assertTrue(engine.map().isDirty(BlockMap.REPOSITORY, b));
+        }
+    }
+
+    @Test
     void failedFetchIsAnErrorAndLeavesTheBlockAbsent() throws IOException {
         setUp(8 * 4096, 4096);
         source.failureRate = 1;
