@@ -52,6 +52,8 @@ public final class Main {
               --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
               --prefetch on|off       fill every block in the background (default on)
               --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
+              --prefetch-order FILE   blocks to prefetch first (e.g. a learned boot order): one index or
+                                      range A-B per line, '#' comments; then everything else in order
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
               --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
               --workers N             NBD worker threads shared by all connections (default 8)
@@ -84,7 +86,7 @@ public final class Main {
                         return 0;
                     }
                     o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
-                            "--prefetch", "--prefetch-rate", "--fetch-timeout", "--read-ahead", "--workers", "--export-name"));
+                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--fetch-timeout", "--read-ahead", "--workers", "--export-name"));
                     return new Agent(o, line -> log(err, line)).runUntilStopped();
                 }
                 case "status" -> {
@@ -148,6 +150,29 @@ public final class Main {
             else b.append(c);
         }
         return b.toString();
+    }
+
+    /**
+     * Reads a priority list: one block index or inclusive range {@code A-B} per line, {@code #} comments.
+     * Entries past the disk are dropped; at most {@code blockCount} entries are kept (memory is bounded).
+     */
+    static long[] readPrefetchOrder(Path file, long blockCount) throws IOException {
+        java.util.List<Long> out = new java.util.ArrayList<>();
+        int lineNo = 0;
+        for (String line : Files.readAllLines(file)) {
+            lineNo++;
+            String t = line.replaceAll("#.*", "").trim();
+            if (t.isEmpty()) continue;
+            try {
+                int dash = t.indexOf('-');
+                long a = Long.parseLong((dash < 0 ? t : t.substring(0, dash)).trim());
+                long b = dash < 0 ? a : Long.parseLong(t.substring(dash + 1).trim());
+                for (long x = a; x <= Math.min(b, blockCount - 1) && out.size() < blockCount; x++) if (x >= 0) out.add(x);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(file + ":" + lineNo + ": expected a block index or range A-B");
+            }
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
     }
 
     /** A running agent; stopped by SIGTERM/SIGINT (shutdown hook) after a final flush. */
@@ -215,7 +240,10 @@ public final class Main {
             log.accept("agent: NBD listening on " + server.localAddress());
 
             int batch = (int) Math.max(1, Math.min(256, (8L << 20) / g.blockSize()));
-            Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, PrefetchOrder.sequential(),
+            PrefetchOrder order = o.has("--prefetch-order")
+                    ? PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()))
+                    : PrefetchOrder.sequential();
+            Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order,
                     (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log);
             Thread prefetchThread = null;
             if (prefetchOn) {

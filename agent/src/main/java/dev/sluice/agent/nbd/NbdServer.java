@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -33,6 +34,9 @@ public final class NbdServer implements AutoCloseable {
     private final AtomicInteger connections = new AtomicInteger();
     private final Thread acceptor;
     private volatile boolean closed;
+    private final ScheduledExecutorService timers;
+    /** A connection must finish its handshake within this time (package-private: tests shorten it). */
+    volatile long handshakeTimeoutMillis = 30_000;
 
     private NbdServer(ServerSocketChannel listener, Path unixPath, NbdSession.Export export, int workerThreads, Consumer<String> log) {
         this.listener = listener;
@@ -42,6 +46,11 @@ public final class NbdServer implements AutoCloseable {
         AtomicInteger n = new AtomicInteger();
         this.workers = Executors.newFixedThreadPool(workerThreads, r -> {
             Thread t = new Thread(r, "nbd-worker-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "nbd-timers");
             t.setDaemon(true);
             return t;
         });
@@ -86,7 +95,7 @@ public final class NbdServer implements AutoCloseable {
             } catch (IOException ignored) {
                 // best effort
             }
-            NbdSession session = new NbdSession(ch, export, workers, log);
+            NbdSession session = new NbdSession(ch, export, workers, timers, handshakeTimeoutMillis, log);
             sessions.add(session);
             Thread t = new Thread(() -> {
                 try {
@@ -106,6 +115,7 @@ public final class NbdServer implements AutoCloseable {
         listener.close();
         for (NbdSession s : sessions) s.close();
         workers.shutdown();
+        timers.shutdownNow();
         if (unixPath != null) Files.deleteIfExists(unixPath);
     }
 }

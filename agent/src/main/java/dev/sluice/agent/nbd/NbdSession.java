@@ -17,6 +17,9 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import static dev.sluice.agent.nbd.Protocol.*;
@@ -66,7 +69,17 @@ public final class NbdSession implements Runnable {
         }
     }
 
-    public NbdSession(ByteChannel channel, Export export, Executor executor, Consumer<String> log) {
+    private final ScheduledExecutorService timers;
+    private final long handshakeTimeoutMillis;
+
+    /**
+     * @param timers closes the connection when the handshake is not done within {@code handshakeTimeoutMillis}
+     *               (a client that connects and says nothing must not hold a thread forever)
+     */
+    public NbdSession(ByteChannel channel, Export export, Executor executor, ScheduledExecutorService timers,
+                      long handshakeTimeoutMillis, Consumer<String> log) {
+        this.timers = timers;
+        this.handshakeTimeoutMillis = handshakeTimeoutMillis;
         this.channel = channel;
         this.export = export;
         this.executor = executor;
@@ -77,7 +90,17 @@ public final class NbdSession implements Runnable {
     @Override
     public void run() {
         try {
-            if (handshake()) transmission();
+            ScheduledFuture<?> timeout = timers.schedule(() -> {
+                log.accept("nbd: handshake not finished in " + handshakeTimeoutMillis + " ms; disconnecting");
+                close();
+            }, handshakeTimeoutMillis, TimeUnit.MILLISECONDS);
+            boolean go;
+            try {
+                go = handshake();
+            } finally {
+                timeout.cancel(false);
+            }
+            if (go && !broken) transmission();
         } catch (EOFException e) {
             // client went away
         } catch (NbdCodec.MalformedException e) {

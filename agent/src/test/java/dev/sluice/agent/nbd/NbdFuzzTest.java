@@ -138,6 +138,18 @@ class NbdFuzzTest {
     }
 
     @Test
+    void aSilentClientIsDisconnectedAfterTheHandshakeTimeout() throws IOException {
+        server.handshakeTimeoutMillis = 300;
+        try (SocketChannel ch = SocketChannel.open(address)) {
+            ch.socket().setSoTimeout(5000);
+            ch.write(ByteBuffer.allocate(4).putInt(FLAG_C_FIXED_NEWSTYLE).flip()); // then nothing
+            byte[] got = ch.socket().getInputStream().readNBytes(1 << 16); // returns at EOF
+            assertEquals(18, got.length, "only the greeting, then the server hangs up");
+        }
+        assertGoodClientWorks();
+    }
+
+    @Test
     void oversizedWriteIsRefusedAndTheClientDisconnected() throws IOException {
         try (SocketChannel ch = SocketChannel.open(address)) {
             ch.write(ByteBuffer.wrap(NbdServerTest.handshakeBytes()));
