@@ -11,8 +11,8 @@ import java.util.function.Consumer;
  * it to a run of consecutive absent blocks (one wire request, `batchBlocks` at most), yield while the
  * guest is missing blocks, wait for the rate limit, fetch and install, then flush so the batch is durable
  * and a restart resumes after it (the map is the only progress record: present blocks are skipped).
- * When a full pass leaves every block present the loop logs it and returns for good; if some fetches
- * failed it waits and starts another pass. State: a cursor and a few counters; no per-block memory.
+ * When a pass leaves every block present the loop logs it and returns for good; a failed batch ends the
+ * pass, and the next one starts after an exponential backoff (1 s doubling to 30 s, reset by success). State: a cursor and a few counters; no per-block memory.
  *
  * The caller provides the thread (run() blocks until done or stop()).
  */
@@ -102,9 +102,13 @@ public final class Prefetcher {
                         engine.install(index, data);
                     });
                     engine.flush();
+                    retryDelayNanos = 1_000_000_000L;
                 } catch (IOException | RuntimeException e) {
+                    // Error policy: end the pass and back off, rather than trying every other batch
+                    // against a repository that is probably down.
                     failed = true;
                     log.accept("prefetch: blocks " + start + ".." + end + " failed (" + e.getMessage() + "); will retry");
+                    break;
                 }
             }
             if (stopRequested) break;
