@@ -1,0 +1,260 @@
+package dev.sluice.agent.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/*
+ * Design notes (block engine).
+ *
+ * The engine is the disk the guest sees: whole blocks, each either PRESENT in the local store or
+ * ABSENT (its bytes are the repository's). It owns no threads, sockets or files; callers bring the
+ * threads, and the LocalStore / MapStore / BlockSource interfaces bring the I/O.
+ *
+ * Reads: blocks already present are read from the local store without any lock (PRESENT never goes
+ * back to ABSENT while running). Absent blocks are fetched first by the DemandFetcher (single-flight).
+ *
+ * Writes (write-intent protocol, DESIGN §3 invariants 2 and 4):
+ *   1. mark the blocks dirty for every target and wait until that is durable (group commit);
+ *   2. a partial write to an absent block first fetches the block;
+ *   3. write the data; a whole-block write to an absent block makes it PRESENT|UNSYNCED.
+ * Installing a fetched block and a guest write to an absent block are serialized by a per-block lock
+ * stripe (256 monitors, no per-block memory), and installing skips blocks that became present, so
+ * repository bytes never overwrite guest data.
+ *
+ * Flush (invariant 3): flushes are serialized; each takes the list of blocks made present since the
+ * previous flush, syncs the local store, then marks those blocks synced and waits for the map commit.
+ * On return every write acknowledged before the flush started and every map change is durable.
+ * The pending list holds 8 bytes per block made present between two flushes (the prefetcher flushes
+ * every batch, so it stays small).
+ *
+ * Memory: the BlockMap's 4 bits per block plus 256 stripe monitors; nothing per request.
+ */
+public final class BlockEngine {
+
+    /** Tuning knobs; all have sensible defaults. */
+    public record Settings(int readAheadBlocks, long fetchTimeoutNanos) {
+        public static Settings defaults(Geometry g) {
+            return new Settings(Math.max(1, Math.min(64, (4 << 20) / g.blockSize())), 30_000_000_000L);
+        }
+    }
+
+    private static final int STRIPES = 256;
+
+    private final Geometry geometry;
+    private final BlockMap map;
+    private final LocalStore store;
+    private final Clock clock;
+    private final DemandFetcher fetcher;
+    private final Object[] stripes = new Object[STRIPES];
+    private final ReentrantReadWriteLock uploadGate = new ReentrantReadWriteLock();
+    private final Object flushLock = new Object();
+    private final Object pendingLock = new Object();
+    private long[] pendingSync = new long[64]; // guarded by pendingLock
+    private int pendingCount; // guarded by pendingLock
+    private final AtomicInteger demandActive = new AtomicInteger();
+    private volatile long lastDemandNanos;
+
+    public BlockEngine(BlockMap map, LocalStore store, BlockSource source, Clock clock, Settings settings) {
+        this(map, store, source, clock, settings, null);
+    }
+
+    /**
+     * @param readAheadExecutor runs read-ahead fetches in the background so a sequential reader returns
+     *                          as soon as its own blocks arrived; null runs them on the reader's thread
+     */
+    public BlockEngine(BlockMap map, LocalStore store, BlockSource source, Clock clock, Settings settings,
+                       java.util.concurrent.Executor readAheadExecutor) {
+        this.geometry = map.geometry();
+        this.map = map;
+        this.store = store;
+        this.clock = clock;
+        this.lastDemandNanos = clock.nanoTime() - 1_000_000_000_000L;
+        for (int i = 0; i < STRIPES; i++) stripes[i] = new Object();
+        this.fetcher = new DemandFetcher(this, source, clock, settings, readAheadExecutor);
+    }
+
+    public Geometry geometry() {
+        return geometry;
+    }
+
+    public BlockMap map() {
+        return map;
+    }
+
+    /**
+     * Reads {@code dst.remaining()} bytes at {@code offset} (any alignment, within the disk).
+     * Absent blocks are fetched first; throws {@link FetchFailedException} when that fails in time.
+     */
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        if (dst.remaining() == 0) return;
+        long first = geometry.blockOf(offset);
+        long last = geometry.blockOf(offset + dst.remaining() - 1);
+        ensurePresent(first, last, true);
+        store.read(offset, dst);
+    }
+
+    /**
+     * Makes blocks {@code first..last} present (fetching what is absent) without reading them.
+     * {@code readAhead}: a sequential miss may fetch further blocks too (reads do; partial writes don't).
+     */
+    public void ensurePresent(long first, long last, boolean readAhead) throws IOException {
+        if (map.allPresent(first, last)) return;
+        demandActive.incrementAndGet();
+        lastDemandNanos = clock.nanoTime();
+        try {
+            fetcher.ensurePresent(first, last, readAhead);
+        } finally {
+            lastDemandNanos = clock.nanoTime();
+            demandActive.decrementAndGet();
+        }
+    }
+
+    /**
+     * Writes whole blocks starting at {@code firstBlock}: {@code src} holds their exact bytes (a short
+     * last block of the disk is short). Not durable until {@link #flush()}.
+     */
+    public void writeBlocks(long firstBlock, ByteBuffer src) throws IOException {
+        long offset = geometry.blockOffset(firstBlock);
+        long last = geometry.blockOf(offset + src.remaining() - 1);
+        if (offset + src.remaining() != Math.min(geometry.sizeBytes(), geometry.blockOffset(last + 1))) {
+            throw new IllegalArgumentException("writeBlocks needs whole blocks");
+        }
+        uploadGate.readLock().lock();
+        try {
+            recordIntent(firstBlock, last);
+            if (map.allPresent(firstBlock, last)) {
+                store.write(offset, src);
+            } else {
+                ByteBuffer part = src.duplicate();
+                for (long b = firstBlock; b <= last; b++) {
+                    int start = src.position() + (int) (geometry.blockOffset(b) - offset);
+                    part.limit(start + geometry.blockLength(b)).position(start);
+                    synchronized (stripe(b)) {
+                        store.write(geometry.blockOffset(b), part);
+                        if (map.markPresentUnsynced(b)) addPendingSync(b);
+                    }
+                }
+            }
+            map.noteRewritten(firstBlock, last);
+        } finally {
+            uploadGate.readLock().unlock();
+        }
+    }
+
+    /**
+     * Writes {@code src} into one block at {@code offsetInBlock}. A partial write to an absent block
+     * fetches the block first (invariant 4). Not durable until {@link #flush()}.
+     */
+    public void writeWithinBlock(long block, int offsetInBlock, ByteBuffer src) throws IOException {
+        if (offsetInBlock < 0 || offsetInBlock + src.remaining() > geometry.blockLength(block)) {
+            throw new IllegalArgumentException("write leaves block " + block);
+        }
+        if (offsetInBlock == 0 && src.remaining() == geometry.blockLength(block)) {
+            writeBlocks(block, src);
+            return;
+        }
+        long position = geometry.blockOffset(block) + offsetInBlock;
+        uploadGate.readLock().lock();
+        try {
+            recordIntent(block, block);
+            while (true) {
+                if (map.isPresent(block)) {
+                    store.write(position, src);
+                    break;
+                }
+                synchronized (stripe(block)) {
+                    if (map.isPresent(block)) {
+                        store.write(position, src);
+                        break;
+                    }
+                }
+                ensurePresent(block, block, false);
+            }
+            map.noteRewritten(block, block);
+        } finally {
+            uploadGate.readLock().unlock();
+        }
+    }
+
+    private void recordIntent(long first, long last) throws IOException {
+        map.noteRewritten(first, last);
+        map.awaitDurable(map.markDirty(first, last));
+    }
+
+    /**
+     * Barrier: on return every write that returned before this call, every installed block and every
+     * map change is durable. Serialized with other flushes; blocks on I/O.
+     */
+    public void flush() throws IOException {
+        synchronized (flushLock) {
+            long[] blocks;
+            int n;
+            synchronized (pendingLock) {
+                blocks = pendingSync;
+                n = pendingCount;
+                pendingSync = new long[Math.max(64, Math.min(n, 4096))];
+                pendingCount = 0;
+            }
+            store.sync();
+            long seq = map.markSynced(blocks, n);
+            map.awaitDurable(Math.max(seq, map.currentSeq()));
+        }
+    }
+
+    /**
+     * Installs repository bytes of an absent block (from a demand fetch or the prefetcher). Returns
+     * false, writing nothing, when the block is already present (a guest write or another fetch won).
+     * Not durable until {@link #flush()}.
+     */
+    public boolean install(long block, ByteBuffer data) throws IOException {
+        if (map.isPresent(block)) return false;
+        if (data.remaining() != geometry.blockLength(block)) {
+            throw new IOException("block " + block + " has " + data.remaining() + " bytes, expected " + geometry.blockLength(block));
+        }
+        synchronized (stripe(block)) {
+            if (map.isPresent(block)) return false;
+            store.write(geometry.blockOffset(block), data);
+            if (map.markPresentUnsynced(block)) addPendingSync(block);
+        }
+        return true;
+    }
+
+    /** Snapshot upload hook: the caller is about to read {@code block} to send it to {@code target}. */
+    public void beginUpload(int target, long block) {
+        map.beginUpload(target, block);
+    }
+
+    /**
+     * Snapshot upload hook: {@code target} acknowledged the content read after {@link #beginUpload}.
+     * Clears the dirty bit unless a guest write overlapped or followed that read; durable on return.
+     */
+    public void acknowledge(int target, long block) throws IOException {
+        long seq;
+        uploadGate.writeLock().lock();
+        try {
+            seq = map.acknowledge(target, block);
+        } finally {
+            uploadGate.writeLock().unlock();
+        }
+        map.awaitDurable(seq);
+    }
+
+    /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
+    public boolean demandActive(long windowNanos) {
+        return demandActive.get() > 0 || clock.nanoTime() - lastDemandNanos < windowNanos;
+    }
+
+    private void addPendingSync(long block) {
+        synchronized (pendingLock) {
+            if (pendingCount == pendingSync.length) pendingSync = Arrays.copyOf(pendingSync, pendingCount * 2);
+            pendingSync[pendingCount++] = block;
+        }
+    }
+
+    private Object stripe(long block) {
+        return stripes[(int) (block & (STRIPES - 1))];
+    }
+}

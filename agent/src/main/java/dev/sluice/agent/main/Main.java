@@ -1,0 +1,332 @@
+package dev.sluice.agent.main;
+
+import dev.sluice.agent.engine.BlockEngine;
+import dev.sluice.agent.engine.BlockMap;
+import dev.sluice.agent.engine.BlockSource;
+import dev.sluice.agent.engine.Clock;
+import dev.sluice.agent.engine.Geometry;
+import dev.sluice.agent.engine.PrefetchOrder;
+import dev.sluice.agent.engine.Prefetcher;
+import dev.sluice.agent.local.CacheDir;
+import dev.sluice.agent.local.FileLocalStore;
+import dev.sluice.agent.local.FileMapStore;
+import dev.sluice.agent.nbd.NbdServer;
+import dev.sluice.agent.nbd.NbdSession;
+import dev.sluice.agent.remote.HttpBlockSource;
+import dev.sluice.agent.remote.MachineInfo;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/** Command line entry: wires the engine, the NBD server, the HTTP block source and the prefetcher. */
+public final class Main {
+
+    static final String USAGE = """
+            Usage:
+              sluice-agent run --control-plane URL --machine ID --token TOKEN --cache-dir DIR
+                               (--nbd-unix PATH | --nbd-listen 127.0.0.1:PORT) [options]
+              sluice-agent status --cache-dir DIR [--json]
+              sluice-agent --help
+
+            run: export the machine's disk over NBD, filling it lazily from the control plane.
+              --control-plane URL     base URL of the control plane (e.g. http://127.0.0.1:8080)
+              --machine ID            this machine's id; its image and geometry come from GET /api/v1/machines/ID
+              --token TOKEN           machine credential (Bearer); or set SLUICE_TOKEN instead
+              --cache-dir DIR         local cache: disk.cache (sparse, the disk's size), block.map, machine.properties
+              --nbd-unix PATH         serve NBD on a unix socket at PATH
+              --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
+              --prefetch on|off       fill every block in the background (default on)
+              --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
+              --prefetch-order FILE   blocks to prefetch first (e.g. a learned boot order): one index or
+                                      range A-B per line, '#' comments; then everything else in order
+              --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
+              --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
+              --workers N             NBD worker threads shared by all connections (default 8)
+              --export-name NAME      NBD export name (default: the machine id; the empty name always works)
+
+            status: print present/dirty/total blocks of the cache and the prefetch state.
+              --cache-dir DIR         the agent's cache directory
+              --json                  print JSON instead of text
+            """;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(List.of(args), System.out, System.err));
+    }
+
+    static int run(List<String> args, PrintStream out, PrintStream err) {
+        Options o;
+        try {
+            o = Options.parse(args);
+            switch (o.command()) {
+                case "help" -> {
+                    out.print(USAGE);
+                    return 0;
+                }
+                case "run" -> {
+                    if (o.has("--help")) {
+                        out.print(USAGE);
+                        return 0;
+                    }
+                    o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
+                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--fetch-timeout", "--read-ahead", "--workers", "--export-name"));
+                    return new Agent(o, line -> log(err, line)).runUntilStopped();
+                }
+                case "status" -> {
+                    if (o.has("--help")) {
+                        out.print(USAGE);
+                        return 0;
+                    }
+                    o.allow(Set.of("--cache-dir", "--json"));
+                    return status(o, out);
+                }
+                default -> throw new IllegalArgumentException("unknown command '" + o.command() + "'");
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("sluice-agent: " + e.getMessage());
+            err.println("Try 'sluice-agent --help'.");
+            return 2;
+        } catch (IOException e) {
+            err.println("sluice-agent: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    static void log(PrintStream err, String line) {
+        synchronized (err) {
+            err.println(Instant.now() + " " + line);
+        }
+    }
+
+    static int status(Options o, PrintStream out) throws IOException {
+        CacheDir dir = new CacheDir(Path.of(o.require("--cache-dir")));
+        CacheDir.Identity id = dir.loadIdentity();
+        if (id == null || !Files.exists(dir.mapFile())) throw new IOException("no agent cache in " + dir.dir());
+        BlockMap map;
+        try (FileMapStore store = FileMapStore.openReadOnly(dir.mapFile())) {
+            map = BlockMap.open(id.geometry(), store);
+        }
+        Properties st = dir.readStatus();
+        long total = map.blockCount();
+        long present = map.presentCount();
+        long dirty = map.dirtyCount(BlockMap.REPOSITORY);
+        String prefetch = present == total ? "complete" : st.getProperty("prefetch", "not running");
+        if (o.has("--json")) {
+            out.printf("{\"machineId\":\"%s\",\"imageId\":\"%s\",\"sizeBytes\":%d,\"blockSize\":%d,"
+                            + "\"blocks\":{\"total\":%d,\"present\":%d,\"dirty\":%d},\"prefetch\":\"%s\",\"pid\":%s}%n",
+                    jsonEscape(id.machineId()), jsonEscape(id.imageId()), id.geometry().sizeBytes(), id.geometry().blockSize(),
+                    total, present, dirty, jsonEscape(prefetch), st.getProperty("pid", "null"));
+        } else {
+            out.printf("machine %s, image %s: %d bytes in %d blocks of %d bytes%n", id.machineId(), id.imageId(),
+                    id.geometry().sizeBytes(), total, id.geometry().blockSize());
+            out.printf("present %d / %d blocks (%.1f%%), dirty %d (repository)%n", present, total, 100.0 * present / total, dirty);
+            out.printf("prefetch: %s%n", prefetch);
+        }
+        return 0;
+    }
+
+    private static String jsonEscape(String s) {
+        StringBuilder b = new StringBuilder();
+        for (char c : s.toCharArray()) {
+            if (c == '"' || c == '\\') b.append('\\').append(c);
+            else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        return b.toString();
+    }
+
+    /**
+     * Reads a priority list: one block index or inclusive range {@code A-B} per line, {@code #} comments.
+     * Entries past the disk are dropped; at most {@code blockCount} entries are kept (memory is bounded).
+     */
+    static long[] readPrefetchOrder(Path file, long blockCount) throws IOException {
+        java.util.List<Long> out = new java.util.ArrayList<>();
+        int lineNo = 0;
+        for (String line : Files.readAllLines(file)) {
+            lineNo++;
+            String t = line.replaceAll("#.*", "").trim();
+            if (t.isEmpty()) continue;
+            try {
+                int dash = t.indexOf('-');
+                long a = Long.parseLong((dash < 0 ? t : t.substring(0, dash)).trim());
+                long b = dash < 0 ? a : Long.parseLong(t.substring(dash + 1).trim());
+                for (long x = a; x <= Math.min(b, blockCount - 1) && out.size() < blockCount; x++) if (x >= 0) out.add(x);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(file + ":" + lineNo + ": expected a block index or range A-B");
+            }
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /** A running agent; stopped by SIGTERM/SIGINT (shutdown hook) after a final flush. */
+    static final class Agent {
+        private final Options o;
+        private final Consumer<String> log;
+
+        Agent(Options o, Consumer<String> log) {
+            this.o = o;
+            this.log = log;
+        }
+
+        int runUntilStopped() throws IOException {
+            URI base = URI.create(o.require("--control-plane"));
+            String machine = o.require("--machine");
+            String token = o.get("--token", System.getenv().getOrDefault("SLUICE_TOKEN", ""));
+            if (token.isEmpty()) throw new IllegalArgumentException("missing --token (or SLUICE_TOKEN)");
+            CacheDir dir = new CacheDir(Path.of(o.require("--cache-dir")));
+            String unix = o.get("--nbd-unix", null);
+            String listen = o.get("--nbd-listen", null);
+            if ((unix == null) == (listen == null)) throw new IllegalArgumentException("give exactly one of --nbd-unix or --nbd-listen");
+            boolean prefetchOn = switch (o.get("--prefetch", "on")) {
+                case "on" -> true;
+                case "off" -> false;
+                default -> throw new IllegalArgumentException("--prefetch takes on or off");
+            };
+            double rateMiB = Double.parseDouble(o.get("--prefetch-rate", "64"));
+            if (rateMiB < 0) throw new IllegalArgumentException("--prefetch-rate must be >= 0");
+            long fetchTimeoutNanos = (long) (Double.parseDouble(o.get("--fetch-timeout", "30")) * 1e9);
+            if (fetchTimeoutNanos <= 0) throw new IllegalArgumentException("--fetch-timeout must be > 0");
+            int workers = Integer.parseInt(o.get("--workers", "8"));
+            Files.createDirectories(dir.dir());
+
+            HttpClient http = HttpBlockSource.newClient();
+            CacheDir.Identity id = identity(http, base, machine, token, dir);
+            Geometry g = id.geometry();
+            FileLocalStore local = new FileLocalStore(dir.cacheFile(), g.sizeBytes());
+            FileMapStore mapStore = FileMapStore.open(dir.mapFile());
+            BlockMap map = BlockMap.open(g, mapStore);
+            BlockEngine.Settings defaults = BlockEngine.Settings.defaults(g);
+            BlockEngine.Settings settings = new BlockEngine.Settings(
+                    Integer.parseInt(o.get("--read-ahead", Integer.toString(defaults.readAheadBlocks()))), fetchTimeoutNanos);
+            BlockSource source = new HttpBlockSource(http, base, id.imageId(), token, g,
+                    Duration.ofNanos(fetchTimeoutNanos), 6, log);
+            java.util.concurrent.ExecutorService readAhead = Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "read-ahead");
+                t.setDaemon(true);
+                return t;
+            });
+            BlockEngine engine = new BlockEngine(map, local, source, Clock.SYSTEM, settings, readAhead);
+            log.accept(String.format("agent: machine %s, image %s, %d bytes, %d blocks of %d; %d present, %d dirty",
+                    machine, id.imageId(), g.sizeBytes(), g.blockCount(), g.blockSize(), map.presentCount(),
+                    map.dirtyCount(BlockMap.REPOSITORY)));
+
+            NbdSession.Export export = new NbdSession.Export(o.get("--export-name", machine), "sluice machine " + machine, engine);
+            NbdServer server;
+            if (unix != null) {
+                server = NbdServer.unix(Path.of(unix), export, workers, log);
+            } else {
+                int colon = listen.lastIndexOf(':');
+                if (colon <= 0) throw new IllegalArgumentException("--nbd-listen needs HOST:PORT");
+                server = NbdServer.tcp(new InetSocketAddress(listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1))),
+                        export, workers, log);
+            }
+            log.accept("agent: NBD listening on " + server.localAddress());
+
+            int batch = (int) Math.max(1, Math.min(256, (8L << 20) / g.blockSize()));
+            PrefetchOrder order = o.has("--prefetch-order")
+                    ? PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()))
+                    : PrefetchOrder.sequential();
+            Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order,
+                    (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log);
+            Thread prefetchThread = null;
+            if (prefetchOn) {
+                prefetchThread = new Thread(prefetcher::run, "prefetch");
+                prefetchThread.setDaemon(true);
+                prefetchThread.start();
+            } else {
+                log.accept("agent: prefetch off");
+            }
+
+            // Demand-fetched blocks become durable at the next flush; flush every few seconds so a
+            // restart does not fetch them again.
+            ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "agent-timer");
+                t.setDaemon(true);
+                return t;
+            });
+            timer.scheduleWithFixedDelay(() -> {
+                try {
+                    engine.flush();
+                } catch (IOException e) {
+                    log.accept("agent: periodic flush failed: " + e.getMessage());
+                }
+                writeStatus(dir, prefetchOn ? prefetcher.state().name().toLowerCase() : "off");
+            }, 1, 2, TimeUnit.SECONDS);
+            writeStatus(dir, prefetchOn ? "running" : "off");
+
+            CountDownLatch stopped = new CountDownLatch(1);
+            Thread pf = prefetchThread;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                log.accept("agent: stopping");
+                prefetcher.stop();
+                try {
+                    server.close();
+                    if (pf != null) pf.join(5000);
+                    timer.shutdownNow();
+                    engine.flush();
+                    writeStatus(dir, "stopped");
+                } catch (IOException e) {
+                    log.accept("agent: final flush failed: " + e.getMessage());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                stopped.countDown();
+            }, "agent-shutdown"));
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return 0;
+        }
+
+        private void writeStatus(CacheDir dir, String prefetch) {
+            try {
+                dir.writeStatus("pid=" + ProcessHandle.current().pid() + "\nprefetch=" + prefetch + "\nupdated=" + Instant.now() + "\n");
+            } catch (IOException e) {
+                log.accept("agent: could not write status: " + e.getMessage());
+            }
+        }
+
+        /** Geometry from the control plane, or from the cache dir when the control plane is unreachable. */
+        private CacheDir.Identity identity(HttpClient http, URI base, String machine, String token, CacheDir dir) throws IOException {
+            CacheDir.Identity saved = dir.loadIdentity();
+            MachineInfo info;
+            try {
+                info = HttpBlockSource.fetchMachine(http, base, machine, token, Duration.ofSeconds(10));
+            } catch (IOException e) {
+                if (saved != null && saved.machineId().equals(machine)) {
+                    log.accept("agent: control plane unreachable (" + e.getMessage() + "); serving from the cache, geometry from "
+                            + dir.identityFile());
+                    return saved;
+                }
+                throw new IOException("cannot get machine " + machine + " from the control plane and no cached geometry: " + e.getMessage(), e);
+            }
+            CacheDir.Identity fresh = new CacheDir.Identity(machine, info.imageId(), info.geometry());
+            if (saved != null && !saved.equals(fresh)) {
+                throw new IOException("cache dir " + dir.dir() + " holds image " + saved.imageId() + " " + saved.geometry()
+                        + " but machine " + machine + " now has image " + fresh.imageId() + " " + fresh.geometry()
+                        + "; move the cache dir away to start over");
+            }
+            if (saved == null) dir.saveIdentity(fresh);
+            return fresh;
+        }
+    }
+}

@@ -1,0 +1,251 @@
+package dev.sluice.agent.remote;
+
+import dev.sluice.agent.engine.BlockSource;
+import dev.sluice.agent.engine.Geometry;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * {@link BlockSource} over the block wire contract (docs/block-protocol.md): runs of blocks from
+ * {@code GET /api/v1/images/{imageId}/blocks?start=S&count=N}, framed, each frame's SHA-256 verified
+ * before the block is handed on. A stream that ends early keeps the verified frames and the rest is
+ * asked for again; failures are retried with exponential backoff until the caller's deadline or
+ * {@code maxAttempts} consecutive failures without progress. 401/403/404 are not retried.
+ *
+ * Thread-safe; every call streams into its own buffer of one block.
+ */
+public final class HttpBlockSource implements BlockSource {
+
+    /** The wire's caps: at most 256 blocks and 64 MiB per run request. */
+    static final int MAX_RUN_BLOCKS = 256;
+    static final long MAX_RUN_BYTES = 64L << 20;
+    static final int FRAME_HEADER = 45;
+    static final int FLAG_ZERO = 1;
+
+    private final HttpClient http;
+    private final URI base;
+    private final String imageId;
+    private final String token;
+    private final Geometry geometry;
+    private final Duration requestTimeout;
+    private final int maxAttempts;
+    private final Consumer<String> log;
+    private final ScheduledExecutorService watchdog;
+    private final byte[] zeroDigestFull;
+    private final byte[] zeroDigestLast;
+
+    /** A failure that retrying will not fix (authorization, missing image). */
+    static final class PermanentFailure extends IOException {
+        PermanentFailure(String message) {
+            super(message);
+        }
+    }
+
+    public HttpBlockSource(HttpClient http, URI base, String imageId, String token, Geometry geometry,
+                           Duration requestTimeout, int maxAttempts, Consumer<String> log) {
+        this.http = http;
+        this.base = base;
+        this.imageId = imageId;
+        this.token = token;
+        this.geometry = geometry;
+        this.requestTimeout = requestTimeout;
+        this.maxAttempts = maxAttempts;
+        this.log = log;
+        this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "http-stall-watchdog");
+            t.setDaemon(true);
+            return t;
+        });
+        this.zeroDigestFull = sha256(new byte[geometry.blockSize()], geometry.blockSize());
+        int lastLen = geometry.blockLength(geometry.blockCount() - 1);
+        this.zeroDigestLast = sha256(new byte[lastLen], lastLen);
+    }
+
+    public static HttpClient newClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    }
+
+    /** Fetches the machine document: {@code GET /api/v1/machines/{id}}. One attempt. */
+    public static MachineInfo fetchMachine(HttpClient http, URI base, String machineId, String token, Duration timeout) throws IOException {
+        HttpRequest req = HttpRequest.newBuilder(resolve(base, "/api/v1/machines/" + enc(machineId)))
+                .timeout(timeout).header("Authorization", "Bearer " + token).header("Accept", "application/json").GET().build();
+        try {
+            HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+            if (resp.statusCode() != 200) throw new IOException("GET machine " + machineId + ": HTTP " + resp.statusCode());
+            return MachineInfo.parse(machineId, resp.body());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("machine " + machineId + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void fetch(long start, int count, long deadlineNanos, Sink sink) throws IOException {
+        long end = start + count;
+        if (start < 0 || count < 0 || end > geometry.blockCount()) throw new IllegalArgumentException("blocks " + start + "+" + count);
+        byte[] buffer = new byte[geometry.blockSize()];
+        long next = start;
+        int failures = 0;
+        long backoffMillis = 100;
+        while (next < end) {
+            int n = (int) Math.min(end - next, Math.min(MAX_RUN_BLOCKS, Math.max(1, MAX_RUN_BYTES / geometry.blockSize())));
+            long before = next;
+            try {
+                next = fetchRun(next, n, deadlineNanos, sink, buffer);
+                if (next < before + n) throw new EOFException("stream ended after " + (next - before) + " of " + n + " frames");
+            } catch (PermanentFailure e) {
+                throw e;
+            } catch (IOException e) {
+                if (next > before) {
+                    failures = 0;
+                    backoffMillis = 100;
+                }
+                failures++;
+                long remainingMillis = (deadlineNanos - System.nanoTime()) / 1_000_000;
+                if (failures >= maxAttempts || remainingMillis <= backoffMillis) {
+                    throw new IOException("blocks " + next + ".." + (end - 1) + ": " + e.getMessage(), e);
+                }
+                log.accept("remote: blocks " + next + ".." + (end - 1) + " failed (" + e.getMessage() + "), retrying in " + backoffMillis + " ms");
+                sleep(backoffMillis);
+                backoffMillis = Math.min(backoffMillis * 2, 5000);
+            }
+        }
+    }
+
+    /** One request; returns the index after the last verified block delivered. */
+    private long fetchRun(long start, int count, long deadlineNanos, Sink sink, byte[] buffer) throws IOException {
+        long remaining = deadlineNanos - System.nanoTime();
+        if (remaining <= 0) throw new IOException("deadline passed");
+        Duration timeout = Duration.ofNanos(Math.min(remaining, requestTimeout.toNanos()));
+        URI uri = resolve(base, "/api/v1/images/" + enc(imageId) + "/blocks?start=" + start + "&count=" + count);
+        HttpRequest req = HttpRequest.newBuilder(uri).timeout(timeout).header("Authorization", "Bearer " + token)
+                .header("Accept", "application/vnd.sluice.blocks").GET().build();
+        HttpResponse<InputStream> resp;
+        try {
+            resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        long next = start;
+        try (InputStream body = resp.body()) {
+            int status = resp.statusCode();
+            if (status == 401 || status == 403 || status == 404) {
+                throw new PermanentFailure("GET " + uri.getPath() + ": HTTP " + status);
+            }
+            if (status != 200) throw new IOException("GET blocks: HTTP " + status);
+            // The request timeout covers only the headers: a stalled body is cut off by closing the stream.
+            ScheduledFuture<?> cut = watchdog.schedule(() -> closeQuietly(body), timeout.toNanos(), TimeUnit.NANOSECONDS);
+            try {
+                DataInputStream in = new DataInputStream(new BufferedInputStream(body, 64 * 1024));
+                byte[] header = new byte[FRAME_HEADER];
+                MessageDigest sha = newSha256();
+                for (int f = 0; f < count; f++) {
+                    try {
+                        in.readFully(header);
+                    } catch (EOFException e) {
+                        return next;
+                    }
+                    ByteBuffer h = ByteBuffer.wrap(header);
+                    long index = h.getLong();
+                    int flags = h.get() & 0xFF;
+                    long length = Integer.toUnsignedLong(h.getInt());
+                    byte[] digest = new byte[32];
+                    h.get(digest);
+                    if (index != next) throw new IOException("frame for block " + index + ", expected " + next);
+                    int blockLength = geometry.blockLength(index);
+                    if ((flags & FLAG_ZERO) != 0) {
+                        if (length != 0) throw new IOException("zero frame with data for block " + index);
+                        byte[] expected = blockLength == geometry.blockSize() ? zeroDigestFull : zeroDigestLast;
+                        if (!Arrays.equals(expected, digest)) throw new IOException("bad digest on zero block " + index);
+                        Arrays.fill(buffer, 0, blockLength, (byte) 0);
+                    } else {
+                        if (length != blockLength) throw new IOException("block " + index + " has " + length + " bytes, expected " + blockLength);
+                        in.readFully(buffer, 0, blockLength);
+                        sha.reset();
+                        sha.update(buffer, 0, blockLength);
+                        byte[] actual = sha.digest();
+                        if (!MessageDigest.isEqual(actual, digest)) {
+                            throw new IOException("digest mismatch on block " + index + ": got " + HexFormat.of().formatHex(actual));
+                        }
+                    }
+                    sink.accept(index, ByteBuffer.wrap(buffer, 0, blockLength));
+                    next++;
+                }
+                return next;
+            } finally {
+                cut.cancel(false);
+            }
+        } catch (IOException e) {
+            if (next > start && !(e instanceof PermanentFailure)) {
+                log.accept("remote: run at " + start + " broke after " + (next - start) + " blocks: " + e.getMessage());
+                return next; // keep what was verified; the caller asks for the rest
+            }
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(InputStream in) {
+        try {
+            in.close();
+        } catch (IOException ignored) {
+            // cutting a stalled stream
+        }
+    }
+
+    private static void sleep(long millis) throws IOException {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    static URI resolve(URI base, String pathAndQuery) {
+        String b = base.toString();
+        if (b.endsWith("/")) b = b.substring(0, b.length() - 1);
+        return URI.create(b + pathAndQuery);
+    }
+
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK always has SHA-256", e);
+        }
+    }
+
+    private static byte[] sha256(byte[] data, int len) {
+        MessageDigest d = newSha256();
+        d.update(data, 0, len);
+        return d.digest();
+    }
+}

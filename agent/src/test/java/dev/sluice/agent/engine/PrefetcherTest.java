@@ -1,0 +1,139 @@
+package dev.sluice.agent.engine;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class PrefetcherTest {
+
+    /** A clock that only moves when slept on: throttling is checked without waiting. */
+    static final class FakeClock implements Clock {
+        long now;
+        long slept;
+
+        @Override
+        public synchronized long nanoTime() {
+            return now;
+        }
+
+        @Override
+        public synchronized void sleepNanos(long nanos) {
+            now += Math.max(nanos, 0);
+            slept += Math.max(nanos, 0);
+        }
+    }
+
+    private final Geometry geometry = new Geometry(100 * 4096 + 100, 4096);
+    private final byte[] image = new byte[(int) geometry.sizeBytes()];
+    private final CrashableBytes.FaultPlan faults = new CrashableBytes.FaultPlan();
+    private final CrashableBytes local = new CrashableBytes(image.length, faults);
+    private final CrashableBytes mapBytes = new CrashableBytes(0, faults);
+    private final MemoryBlockSource source;
+    private final List<String> log = new ArrayList<>();
+
+    PrefetcherTest() {
+        new Random(3).nextBytes(image);
+        source = new MemoryBlockSource(image, geometry, 3);
+    }
+
+    private BlockEngine engine(Clock clock) throws IOException {
+        return new BlockEngine(BlockMap.open(geometry, mapBytes), local, source, clock, BlockEngine.Settings.defaults(geometry));
+    }
+
+    @Test
+    void fillsEveryBlockThenStopsForGoodAndSaysSo() throws IOException {
+        BlockEngine engine = engine(new FakeClock());
+        Prefetcher p = new Prefetcher(engine, source, new FakeClock(), PrefetchOrder.sequential(), 0, 16, 1_000_000_000L, log::add);
+        p.run();
+        assertEquals(Prefetcher.State.COMPLETE, p.state());
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+        assertEquals(7, source.fetchCalls.get(), "101 blocks in batches of 16");
+        assertTrue(log.get(log.size() - 1).contains("prefetch complete"), log.toString());
+        byte[] all = new byte[image.length];
+        engine.read(0, ByteBuffer.wrap(all));
+        assertArrayEquals(image, all);
+        assertEquals(7, source.fetchCalls.get(), "no fetch after prefetch completed");
+    }
+
+    @Test
+    void resumesAfterRestartWithoutRefetchingDurableBlocks() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        // Stop after 3 batches by failing the 4th fetch with a crash of the whole machine.
+        faults.callsLeft = 3 * 16 * 1 + 3 * 2 + 10; // lands somewhere in the 4th batch
+        Prefetcher p = new Prefetcher(engine, source, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L, log::add);
+        Thread t = new Thread(p::run);
+        t.start();
+        while (!faults.fired) Thread.onSpinWait();
+        p.stop();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+        faults.reset();
+        local.crash(new Random(1));
+        mapBytes.crash(new Random(1));
+        BlockEngine restarted = engine(clock);
+        long durable = restarted.map().presentCount();
+        assertTrue(durable >= 16 && durable < geometry.blockCount(), "some batches were durable: " + durable);
+        long servedBefore = source.blocksServed.get();
+        new Prefetcher(restarted, source, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L, log::add).run();
+        assertEquals(geometry.blockCount() - durable, source.blocksServed.get() - servedBefore, "only absent blocks are fetched again");
+        byte[] all = new byte[image.length];
+        restarted.read(0, ByteBuffer.wrap(all));
+        assertArrayEquals(image, all);
+    }
+
+    @Test
+    void throttleHoldsTheConfiguredRate() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        long rate = 100 * 1024; // bytes per second
+        new Prefetcher(engine, source, clock, PrefetchOrder.sequential(), rate, 8, 1_000_000_000L, log::add).run();
+        double seconds = clock.now / 1e9;
+        double expectedAtLeast = (image.length - 8 * 4096) / (double) rate; // the last batch needs no wait after it
+        assertTrue(seconds >= expectedAtLeast * 0.99, "took " + seconds + " s, expected at least " + expectedAtLeast);
+        assertTrue(seconds <= image.length / (double) rate * 1.01, "took " + seconds + " s");
+    }
+
+    @Test
+    void priorityBlocksComeFirst() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        List<Long> order = new ArrayList<>();
+        BlockSource recording = (start, count, deadline, sink) -> {
+            order.add(start);
+            source.fetch(start, count, deadline, sink);
+        };
+        new Prefetcher(engine, recording, clock, PrefetchOrder.priorityFirst(new long[]{50, 51, 52, 7, 500}), 0, 16, 1_000_000_000L, log::add).run();
+        assertEquals(List.of(50L, 7L, 0L), order.subList(0, 3));
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+    }
+
+    @Test
+    void yieldsWhileTheGuestIsMissing() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        engine.read(0, ByteBuffer.allocate(1)); // a demand miss "now"
+        Prefetcher p = new Prefetcher(engine, source, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L, log::add);
+        p.run();
+        assertTrue(clock.slept >= Prefetcher.DEMAND_WINDOW_NANOS, "the prefetcher waited out the demand window first");
+    }
+
+    @Test
+    void failedBatchesAreRetriedOnTheNextPass() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        source.failureRate = 0.02;
+        new Prefetcher(engine, source, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L, log::add).run();
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+        assertTrue(log.stream().anyMatch(l -> l.contains("will retry")), log.toString());
+    }
+}
