@@ -97,7 +97,7 @@ public class BlockRoutes {
             long start;
             long count;
             try {
-                start = parse(rc.request().getParam("start"), "start", 0, Math.max(0, image.blockCount() - 1));
+                start = rc.request().getParam("start") == null ? 0 : parse(rc.request().getParam("start"), "start", 0, Math.max(0, image.blockCount() - 1));
                 long remaining = image.blockCount() - start;
                 count = rc.request().getParam("count") == null ? Math.min(remaining, MAX_MANIFEST_ENTRIES)
                         : parse(rc.request().getParam("count"), "count", 1, Math.min(remaining, MAX_MANIFEST_ENTRIES));
