@@ -88,7 +88,11 @@ final class BlockStreamer {
             response.write(encoder.encode(index, ar.result().digest(), ar.result().bytes()));
             fill();
             if (response.writeQueueFull()) {
-                response.drainHandler(d -> writeNext());
+                // One-shot: a drain handler left in place would start a second write chain on the next drain.
+                response.drainHandler(d -> {
+                    response.drainHandler(null);
+                    writeNext();
+                });
             } else {
                 writeNext();
             }

@@ -33,8 +33,9 @@ import org.jboss.logging.Logger;
  * recording run on worker threads, and the request is paused whenever the workers fall behind.
  *
  * <p>Responses: 200 with the upload status (and the image turns available when the last byte arrives);
- * 400 when the body is shorter or longer than declared (the part's progress is rolled back, the image stays
- * uploading); 409 when another upload to the image is running or the part leaves a gap.
+ * 400 when the body is shorter or longer than declared, or does not match its {@code Content-Digest} (RFC 9530,
+ * optional; the part's progress is rolled back, the image stays uploading); 409 when another upload to the image
+ * is running or the part leaves a gap. A broken connection keeps the progress of every complete block.
  */
 @ApplicationScoped
 public class ContentUploadRoute {
@@ -86,14 +87,16 @@ public class ContentUploadRoute {
                 ResourceId.IMAGE.require("id", id);
                 ContentRange range = ContentRange.parse(request.getHeader("Content-Range"));
                 Long length = contentLength(request.getHeader("Content-Length"));
-                begin(rc, eventLoop, body, caller.tenantId(), id, range, length);
+                byte[] digest = contentDigest(request.getHeader("Content-Digest"));
+                begin(rc, eventLoop, body, caller.tenantId(), id, range, length, digest);
             } catch (RuntimeException e) {
                 refuse(rc, e);
             }
         }, failure -> refuse(rc, failure));
     }
 
-    private void begin(RoutingContext rc, Context eventLoop, UploadPipeline.Body body, String tenantId, String imageId, ContentRange range, Long length) {
+    private void begin(RoutingContext rc, Context eventLoop, UploadPipeline.Body body, String tenantId, String imageId, ContentRange range,
+                       Long length, byte[] digest) {
         vertx.<ContentService.Part>executeBlocking(() -> content.begin(tenantId, imageId, range, length), false).onComplete(ar -> {
             if (ar.failed()) {
                 refuse(rc, ar.cause());
@@ -104,7 +107,7 @@ public class ContentUploadRoute {
                 refuse(rc, new ApiException(ProblemType.CONFLICT, "another upload to this image is running"));
                 return;
             }
-            UploadPipeline pipeline = new UploadPipeline(content, store, blockIo, part, body);
+            UploadPipeline pipeline = new UploadPipeline(content, store, blockIo, part, body, digest);
             try {
                 assemblers.execute(() -> finish(rc, eventLoop, part, pipeline));
             } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -125,6 +128,8 @@ public class ContentUploadRoute {
                         "the body ended before " + part.expectedBytes() + " bytes; nothing of this request was kept"), false);
                 case TOO_LONG -> respondProblem(rc, eventLoop, ApiException.field(ProblemType.MALFORMED_REQUEST, "body",
                         "the body is longer than " + part.expectedBytes() + " bytes (the image's sizeBytes); nothing of this request was kept"), true);
+                case DIGEST_MISMATCH -> respondProblem(rc, eventLoop, ApiException.field(ProblemType.MALFORMED_REQUEST, "Content-Digest",
+                        "the body does not match its Content-Digest; nothing of this request was kept"), false);
                 case ABORTED -> LOG.debugf("upload to %s broke off; progress kept for resumption", part.imageId());
                 case COMPLETE -> {
                     if (part.endBlock() == part.blockCount()) {
@@ -157,6 +162,27 @@ public class ContentUploadRoute {
     private static void refuse(RoutingContext rc, Throwable failure) {
         rc.response().putHeader("Connection", "close");
         ProblemWriter.write(rc, failure);
+    }
+
+    /** RFC 9530 {@code Content-Digest: sha-256=:<base64>:}; other algorithms alone are refused (we verify what we accept). */
+    static byte[] contentDigest(String header) {
+        if (header == null) {
+            return null;
+        }
+        for (String member : header.split(",")) {
+            String m = member.trim();
+            if (m.regionMatches(true, 0, "sha-256=:", 0, 9) && m.endsWith(":") && m.length() > 10) {
+                try {
+                    byte[] d = java.util.Base64.getDecoder().decode(m.substring(9, m.length() - 1));
+                    if (d.length == 32) {
+                        return d;
+                    }
+                } catch (IllegalArgumentException e) {
+                    break;
+                }
+            }
+        }
+        throw ApiException.field(ProblemType.INVALID_PARAMETER, "Content-Digest", "expected sha-256=:<base64 of 32 bytes>:");
     }
 
     private static Long contentLength(String header) {

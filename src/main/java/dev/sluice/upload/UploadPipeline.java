@@ -37,7 +37,7 @@ final class UploadPipeline {
     });
 
     /** How the part ended. */
-    enum Outcome { COMPLETE, TOO_SHORT, TOO_LONG, ABORTED }
+    enum Outcome { COMPLETE, TOO_SHORT, TOO_LONG, DIGEST_MISMATCH, ABORTED }
 
     private record Stored(BlockDigest digest, boolean fresh, int length) {
     }
@@ -100,13 +100,17 @@ final class UploadPipeline {
     private final ExecutorService blockIo;
     private final ContentService.Part part;
     private final Body body;
+    /** SHA-256 the client declared for the whole body (RFC 9530 Content-Digest), or null. */
+    private final byte[] declaredDigest;
 
-    UploadPipeline(ContentService content, BlockStore store, ExecutorService blockIo, ContentService.Part part, Body body) {
+    UploadPipeline(ContentService content, BlockStore store, ExecutorService blockIo, ContentService.Part part, Body body,
+                   byte[] declaredDigest) {
         this.content = content;
         this.store = store;
         this.blockIo = blockIo;
         this.part = part;
         this.body = body;
+        this.declaredDigest = declaredDigest;
     }
 
     /** Worker thread: runs the part to its end; records progress for every complete block received. */
@@ -117,6 +121,7 @@ final class UploadPipeline {
         byte[] current = block < part.endBlock() ? new byte[part.blockLength(block)] : null;
         int filled = 0;
         long received = 0;
+        java.security.MessageDigest whole = declaredDigest == null ? null : java.security.MessageDigest.getInstance("SHA-256");
         Outcome outcome;
         while (true) {
             Object item = body.take();
@@ -133,6 +138,9 @@ final class UploadPipeline {
             if (received > part.expectedBytes()) {
                 outcome = Outcome.TOO_LONG;
                 break;
+            }
+            if (whole != null) {
+                whole.update(chunk.getByteBuf().nioBuffer());
             }
             int pos = 0;
             while (pos < chunk.length()) {
@@ -158,7 +166,10 @@ final class UploadPipeline {
         while (!inFlight.isEmpty()) {
             segment.add(inFlight.removeFirst().get());
         }
-        if (outcome == Outcome.TOO_SHORT || outcome == Outcome.TOO_LONG) {
+        if (outcome == Outcome.COMPLETE && whole != null && !java.security.MessageDigest.isEqual(whole.digest(), declaredDigest)) {
+            outcome = Outcome.DIGEST_MISMATCH;
+        }
+        if (outcome != Outcome.COMPLETE && outcome != Outcome.ABORTED) {
             content.rollback(part);
             return outcome;
         }
