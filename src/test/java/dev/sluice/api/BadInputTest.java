@@ -138,7 +138,7 @@ class BadInputTest {
         assertProblem(as(tenant.member()).contentType("text/plain").body("name=a").post("/api/v1/images"), 415, null);
     }
 
-    static void assertProblem(Response r, int status, String field) {
+    public static void assertProblem(Response r, int status, String field) {
         assertEquals(status, r.statusCode(), r.asString());
         assertTrue(r.contentType().startsWith("application/problem+json"), "content type " + r.contentType());
         assertTrue(r.<String>path("type").startsWith("https://sluice.dev/problems/"), r.asString());
