@@ -5,6 +5,7 @@ import static io.restassured.RestAssured.given;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -46,6 +47,18 @@ public final class Api {
         String secret = issueToken(tenantId, role).then().statusCode(201).extract().path("secret");
         SECRETS.add(secret);
         return secret;
+    }
+
+    /** A problem+json response with this status, a stable type, and (if given) an error naming {@code field}. */
+    public static void assertProblem(Response r, int status, String field) {
+        org.junit.jupiter.api.Assertions.assertEquals(status, r.statusCode(), r.asString());
+        org.junit.jupiter.api.Assertions.assertTrue(r.contentType().startsWith("application/problem+json"), "content type " + r.contentType());
+        org.junit.jupiter.api.Assertions.assertTrue(r.<String>path("type").startsWith("https://sluice.dev/problems/"), r.asString());
+        org.junit.jupiter.api.Assertions.assertEquals(status, (int) r.<Integer>path("status"));
+        if (field != null) {
+            List<String> fields = r.path("errors.field");
+            org.junit.jupiter.api.Assertions.assertTrue(fields != null && fields.contains(field), "expected field " + field + " in " + r.asString());
+        }
     }
 
     /** A tenant with one token of each tenant role. */

@@ -185,7 +185,7 @@ class ContentBadInputTest {
     }
 
     private static void assertProblem(Response r, int status, String field) {
-        dev.sluice.api.BadInputTest.assertProblem(r, status, field);
+        Api.assertProblem(r, status, field);
     }
 
     private static void sleep(long ms) {
