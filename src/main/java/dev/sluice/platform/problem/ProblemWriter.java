@@ -39,6 +39,12 @@ public final class ProblemWriter {
         Problem problem = new Problem(type.uri(), type.title(), type.status(), api.getMessage(), rc.request().path(), api.errors());
         try {
             byte[] body = JSON.writeValueAsBytes(problem);
+            // Headers prepared for the success path (a range's length, its digest) must not describe the problem.
+            response.headers().remove("Content-Length").remove("Repr-Digest").remove("ETag").remove("Accept-Ranges");
+            if (type != ProblemType.RANGE_NOT_SATISFIABLE) {
+                response.headers().remove("Content-Range");
+            }
+            response.setChunked(false);
             response.setStatusCode(type.status()).putHeader("Content-Type", Problem.MEDIA_TYPE);
             if (type == ProblemType.UNAUTHENTICATED) {
                 response.putHeader("WWW-Authenticate", "Bearer realm=\"sluice\"");
