@@ -47,6 +47,10 @@ public class ImageResource {
     ContentService content;
     @Inject
     SignedUrls signedUrls;
+    @Inject
+    dev.sluice.blockstream.ImageContent imageContent;
+    @Inject
+    dev.sluice.gc.BlockCollector collector;
 
     @POST
     @RolesAllowed(Role.Names.TENANT_MEMBER)
@@ -123,7 +127,11 @@ public class ImageResource {
     @RolesAllowed(Role.Names.TENANT_MEMBER)
     @Operation(summary = "Delete an image; 409 while machines use it")
     public RestResponse<Void> deleteImage(@PathParam("id") String id, @HeaderParam("If-Match") String ifMatch) {
-        images.delete(caller.tenantId(), ResourceId.IMAGE.require("id", id), ifMatch);
+        String tenant = caller.tenantId();
+        String imageId = ResourceId.IMAGE.require("id", id);
+        images.delete(tenant, imageId, ifMatch);
+        imageContent.forget(imageId);
+        collector.collectLater(tenant);
         return RestResponse.noContent();
     }
 }

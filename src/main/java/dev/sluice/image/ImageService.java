@@ -82,6 +82,7 @@ public class ImageService {
         if (Machine.count("tenantId = ?1 and imageId = ?2", tenantId, id) > 0) {
             throw new ApiException(ProblemType.CONFLICT, "the image is assigned to machines; reassign or delete them first");
         }
+        // The row goes now; the collector then releases the blocks no other image references.
         i.delete();
     }
 

@@ -17,8 +17,6 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.SynchronousQueue;
@@ -52,7 +50,8 @@ public class ContentUploadRoute {
     @Inject
     Vertx vertx;
 
-    private final Set<String> active = ConcurrentHashMap.newKeySet();
+    @Inject
+    UploadActivity active;
     private final ExecutorService assemblers = new ThreadPoolExecutor(0, MAX_UPLOADS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), named("sluice-upload"));
     private final ExecutorService blockIo = Executors.newFixedThreadPool(UploadPipeline.MAX_IN_FLIGHT * 2, named("sluice-block-io"));
 
@@ -103,7 +102,7 @@ public class ContentUploadRoute {
                 return;
             }
             ContentService.Part part = ar.result();
-            if (!active.add(imageId)) {
+            if (!active.begin(imageId)) {
                 refuse(rc, new ApiException(ProblemType.CONFLICT, "another upload to this image is running"));
                 return;
             }
@@ -111,7 +110,7 @@ public class ContentUploadRoute {
             try {
                 assemblers.execute(() -> finish(rc, eventLoop, part, pipeline));
             } catch (java.util.concurrent.RejectedExecutionException e) {
-                active.remove(imageId);
+                active.end(imageId);
                 refuse(rc, new ApiException(ProblemType.UNAVAILABLE, "too many concurrent uploads; retry later"));
                 return;
             }
@@ -145,7 +144,7 @@ public class ContentUploadRoute {
         } catch (Exception e) {
             respondProblem(rc, eventLoop, e, true);
         } finally {
-            active.remove(part.imageId());
+            active.end(part.imageId());
         }
     }
 
