@@ -55,6 +55,11 @@ public final class CachingBlockStore implements BlockStore {
         return loaded;
     }
 
+    /** The cached, verified bytes (shared: never modify) or null; never touches the inner store, never blocks. */
+    public byte[] peek(String tenantId, BlockDigest digest) {
+        return cache.get(new Key(tenantId, digest));
+    }
+
     @Override
     public boolean exists(String tenantId, BlockDigest digest) {
         return cache.get(new Key(tenantId, digest)) != null || inner.exists(tenantId, digest);

@@ -38,6 +38,8 @@ public class BlockRoutes {
     ImageContent content;
     @Inject
     Vertx vertx;
+    @Inject
+    BlockReadPool readPool;
 
     @Route(path = "/api/v1/images/:id/blocks/:index", methods = Route.HttpMethod.GET, type = Route.HandlerType.NORMAL)
     void readImageBlock(RoutingContext rc) {
@@ -49,7 +51,7 @@ public class BlockRoutes {
                 ProblemWriter.write(rc, e);
                 return;
             }
-            new BlockStreamer(rc, vertx, content, image, index, index, (i, digest, bytes) -> {
+            new BlockStreamer(rc, vertx, readPool, content, image, index, index, (i, digest, bytes) -> {
                 int length = image.blockLength(i);
                 rc.response().putHeader("Content-Type", "application/octet-stream")
                         .putHeader("Content-Length", Integer.toString(length))
@@ -78,7 +80,7 @@ public class BlockRoutes {
                     .putHeader("Sluice-Block-Size", Integer.toString(image.blockSize()))
                     .putHeader("Sluice-Block-Count", Long.toString(image.blockCount()))
                     .setChunked(true);
-            new BlockStreamer(rc, vertx, content, image, start, start + count - 1, (i, digest, bytes) -> {
+            new BlockStreamer(rc, vertx, readPool, content, image, start, start + count - 1, (i, digest, bytes) -> {
                 int length = image.blockLength(i);
                 boolean zero = digest == null;
                 Buffer frame = Buffer.buffer(FRAME_HEADER + (zero ? 0 : length));

@@ -26,6 +26,8 @@ public class DiskRoute {
     ImageContent content;
     @Inject
     Vertx vertx;
+    @Inject
+    BlockReadPool readPool;
 
     @Route(path = "/api/v1/images/:id/disk", methods = {Route.HttpMethod.GET, Route.HttpMethod.HEAD}, type = Route.HandlerType.NORMAL)
     void readImageDisk(RoutingContext rc) {
@@ -66,7 +68,7 @@ public class DiskRoute {
         int blockSize = image.blockSize();
         long from = first;
         long toExclusive = last + 1;
-        new BlockStreamer(rc, vertx, content, image, first / blockSize, last / blockSize, (index, digest, bytes) -> {
+        new BlockStreamer(rc, vertx, readPool, content, image, first / blockSize, last / blockSize, (index, digest, bytes) -> {
             long blockStart = index * blockSize;
             int off = (int) (Math.max(from, blockStart) - blockStart);
             int end = (int) (Math.min(toExclusive, blockStart + image.blockLength(index)) - blockStart);

@@ -25,7 +25,7 @@ public class ImageContent {
     private static final long IMAGE_CACHE_MILLIS = 10_000;
     private static final byte[] ZEROS = new byte[4 << 20];
 
-    private record Cached(ServedImage image, long loadedAt) {
+    private record Cached0(ServedImage image, long loadedAt) {
     }
 
     @Inject
@@ -33,11 +33,11 @@ public class ImageContent {
     @Inject
     ManifestReader manifests;
 
-    private final WeightedLru<String, Cached> images = new WeightedLru<>(4096, c -> 1);
+    private final WeightedLru<String, Cached0> images = new WeightedLru<>(4096, c -> 1);
 
     /** The image if it exists, is AVAILABLE and belongs to {@code tenantId} (null: any tenant, for signed URLs). */
     public ServedImage image(String tenantId, String imageId) {
-        Cached c = images.get(imageId);
+        Cached0 c = images.get(imageId);
         if (c == null || System.currentTimeMillis() - c.loadedAt() > IMAGE_CACHE_MILLIS) {
             Image image = QuarkusTransaction.requiringNew().call(() -> Image.<Image>findById(imageId));
             if (image == null) {
@@ -51,7 +51,7 @@ public class ImageContent {
             }
             ServedImage served = new ServedImage(image.id, image.tenantId, image.sizeBytes, image.blockSize,
                     manifests.manifest(image.tenantId, BlockDigest.fromHex(image.manifestDigest)));
-            c = new Cached(served, System.currentTimeMillis());
+            c = new Cached0(served, System.currentTimeMillis());
             images.put(imageId, c);
         }
         if (tenantId != null && !tenantId.equals(c.image().tenantId())) {
@@ -71,6 +71,35 @@ public class ImageContent {
             Machine m = Machine.find("id = ?1 and tenantId = ?2", machineId, tenantId).firstResult();
             return m != null && imageId.equals(m.imageId);
         });
+    }
+
+    /** A block available without blocking: its digest (null for zeros) and shared bytes. */
+    public record Cached(BlockDigest digest, byte[] bytes) {
+    }
+
+    /**
+     * The block if its manifest segment and its bytes are in memory, else null. Never blocks: safe on the event
+     * loop. The bytes were verified when they entered the cache.
+     */
+    public Cached cached(ServedImage image, long index) {
+        ManifestReader.Entry entry = manifests.cachedBlockDigest(image.tenantId(), image.manifest(), index);
+        if (entry == null) {
+            return null;
+        }
+        if (entry.digest() == null) {
+            return new Cached(null, ZEROS);
+        }
+        if (!(store instanceof CachingBlockStore caching)) {
+            return null;
+        }
+        byte[] bytes = caching.peek(image.tenantId(), entry.digest());
+        return bytes == null || bytes.length != image.blockLength(index) ? null : new Cached(entry.digest(), bytes);
+    }
+
+    /** The served image if cached and fresh, else null. Never blocks. */
+    public ServedImage cachedImage(String imageId) {
+        Cached0 c = images.get(imageId);
+        return c == null || System.currentTimeMillis() - c.loadedAt() > IMAGE_CACHE_MILLIS ? null : c.image();
     }
 
     /** The digest of a block, or null for an all-zero block. */

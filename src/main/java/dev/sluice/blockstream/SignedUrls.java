@@ -34,6 +34,11 @@ public class SignedUrls {
     public record Grant(String tenantId, String imageId, String machineId, long expiresAt) {
     }
 
+    /** Loads the key at start, so that verifying never blocks (it runs on the event loop). */
+    void load(@jakarta.enterprise.event.Observes io.quarkus.runtime.StartupEvent event) {
+        key();
+    }
+
     public String sign(String tenantId, String imageId, String machineId, long expiresAt) {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(mac(payload(tenantId, imageId, machineId, expiresAt)));
     }

@@ -53,6 +53,16 @@ public class ManifestReader {
         return ManifestFormat.entry(segment(tenantId, manifest.segments()[segment]), (int) (index % ManifestFormat.SEGMENT_ENTRIES));
     }
 
+    /** A manifest entry: the block's digest, or null digest for an all-zero block. */
+    public record Entry(BlockDigest digest) {
+    }
+
+    /** The entry if its segment is cached (never blocks), else null. */
+    public Entry cachedBlockDigest(String tenantId, ImageManifest manifest, long index) {
+        byte[] s = segments.get(new Key(tenantId, manifest.segments()[manifest.segmentOf(index)]));
+        return s == null ? null : new Entry(ManifestFormat.entry(s, (int) (index % ManifestFormat.SEGMENT_ENTRIES)));
+    }
+
     public byte[] segment(String tenantId, BlockDigest digest) {
         Key key = new Key(tenantId, digest);
         byte[] s = segments.get(key);
