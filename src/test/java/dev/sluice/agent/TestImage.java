@@ -18,7 +18,7 @@ record TestImage(Path file, long sizeBytes, String sha256) {
 
     static TestImage create(Path file, long sizeBytes, long seed, int zeroEvery) throws IOException {
         SplittableRandom random = new SplittableRandom(seed);
-        MessageDigest sha = sha256();
+        MessageDigest sha = newSha256();
         byte[] mib = new byte[1 << 20];
         try (OutputStream out = Files.newOutputStream(file)) {
             for (long off = 0; off < sizeBytes; off += mib.length) {
@@ -49,7 +49,7 @@ record TestImage(Path file, long sizeBytes, String sha256) {
     }
 
     static String sha256(InputStream in) throws IOException {
-        MessageDigest sha = sha256();
+        MessageDigest sha = newSha256();
         byte[] buf = new byte[1 << 20];
         for (int n; (n = in.read(buf)) > 0; ) {
             sha.update(buf, 0, n);
@@ -57,7 +57,7 @@ record TestImage(Path file, long sizeBytes, String sha256) {
         return HexFormat.of().formatHex(sha.digest());
     }
 
-    private static MessageDigest sha256() {
+    private static MessageDigest newSha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (java.security.NoSuchAlgorithmException e) {
