@@ -35,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("slow")
 class AgentAgainstControlPlaneTest {
     static final int BS = 65536;
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     @TempDir
     Path tmp;
@@ -59,7 +60,8 @@ class AgentAgainstControlPlaneTest {
             Path out = tmp.resolve("out.raw");
             AgentProcess.Result copy = AgentProcess.run(600, "nbdcopy", agent.uri(), out.toString());
             assertEquals(0, copy.exit(), copy.output() + agent.log());
-            assertEquals(m.image().sha256(), TestImage.sha256(out), "nbdcopy read the image byte for byte");
+            assertEquals(m.image().sha256(), TestImage.sha256(out),
+                    "nbdcopy read the image byte for byte; first difference at " + TestImage.firstDifference(m.image().file(), out));
             Files.delete(out);
 
             AgentProcess.Result map = AgentProcess.run(120, "nbdinfo", "--map", agent.uri());
@@ -85,7 +87,7 @@ class AgentAgainstControlPlaneTest {
                     "h.pread(" + BS + ", " + 40 * BS + ")",
                     "h.pwrite(b'A' * " + BS + ", " + 3 * BS + ")",                             // aligned, absent block 3
                     "h.pwrite(b'B' * 300, " + (5 * BS + 100) + ")",                            // unaligned inside absent block 5
-                    "h.pwrite(b'C' * " + (BS + 1000) + ", " + (9 * BS + BS / 2) + ")",         // spans absent 9, present 10, absent 11
+                    "h.pwrite(b'C' * " + (BS + BS / 2 + 1000) + ", " + (9 * BS + BS / 2) + ")", // spans absent 9, present 10, absent 11
                     "h.pwrite(b'D' * 5000, " + (40 * BS - 2000) + ")",                          // spans absent 39 and present 40
                     "h.zero(" + (BS + 10) + ", " + (20 * BS + 7) + ")",                         // WRITE_ZEROES over blocks 20, 21
                     "h.trim(" + BS + ", " + 30 * BS + ")",                                      // TRIM: accepted, the data stays
@@ -95,14 +97,9 @@ class AgentAgainstControlPlaneTest {
             assertEquals(0, r.exit(), r.output() + agent.log());
             java.util.Arrays.fill(expected, 3 * BS, 4 * BS, (byte) 'A');
             java.util.Arrays.fill(expected, 5 * BS + 100, 5 * BS + 400, (byte) 'B');
-            java.util.Arrays.fill(expected, 9 * BS + BS / 2, 9 * BS + BS / 2 + BS + 1000, (byte) 'C');
+            java.util.Arrays.fill(expected, 9 * BS + BS / 2, 11 * BS + 1000, (byte) 'C');
             java.util.Arrays.fill(expected, 40 * BS - 2000, 40 * BS + 3000, (byte) 'D');
             java.util.Arrays.fill(expected, 20 * BS + 7, 21 * BS + 17, (byte) 0);
-
-            Path out = tmp.resolve("out.raw");
-            AgentProcess.Result copy = AgentProcess.run(120, "nbdcopy", agent.uri(), out.toString());
-            assertEquals(0, copy.exit(), copy.output());
-            assertArrayEquals(expected, Files.readAllBytes(out), "the disk reads back the image with exactly the writes applied");
 
             Set<Long> dirty = Set.of(3L, 5L, 9L, 10L, 11L, 39L, 40L, 20L, 21L);
             AgentProcess.Result map = AgentProcess.run(60, "nbdinfo", "--map=sluice:blocks", agent.uri());
@@ -115,6 +112,13 @@ class AgentAgainstControlPlaneTest {
             String status = agent.status();
             assertTrue(status.contains("\"dirty\":" + dirty.size() + "}"), status);
             assertTrue(status.contains("\"present\":" + present.size() + ","), status);
+
+            Path out = tmp.resolve("out.raw");
+            AgentProcess.Result copy = AgentProcess.run(120, "nbdcopy", agent.uri(), out.toString());
+            assertEquals(0, copy.exit(), copy.output());
+            assertArrayEquals(expected, Files.readAllBytes(out), "the disk reads back the image with exactly the writes applied");
+            AgentProcess.Result dirtyAfter = AgentProcess.run(60, "nbdinfo", "--map=sluice:blocks", agent.uri());
+            assertEquals(new TreeSet<>(dirty), blocksWith(dirtyAfter.output(), type -> (type & 2) != 0), "reads dirty nothing");
         }
         assertEquals(m.image().sha256(), diskSha256(m.imageId()), "the control plane's image is unchanged by the machine's writes");
     }
@@ -168,9 +172,15 @@ class AgentAgainstControlPlaneTest {
         HttpRequest put = HttpRequest.newBuilder(URI.create(base() + "/api/v1/images/" + imageId + "/content"))
                 .header("Authorization", "Bearer " + tenant.member()).header("Content-Type", "application/octet-stream")
                 .PUT(HttpRequest.BodyPublishers.ofFile(image.file())).build();
-        HttpResponse<String> uploaded = HttpClient.newHttpClient().send(put, HttpResponse.BodyHandlers.ofString());
+        // HTTP/1.1 as curl and the agent speak it (the JDK client would otherwise try an h2c upgrade).
+        HttpResponse<String> uploaded = HTTP.send(put, HttpResponse.BodyHandlers.ofString());
         assertEquals(200, uploaded.statusCode(), uploaded.body());
         as(tenant.viewer()).get("/api/v1/images/" + imageId).then().statusCode(200).body("state", org.hamcrest.Matchers.equalTo("available"));
+        String disk = diskSha256(imageId);
+        if (!image.sha256().equals(disk)) {
+            throw new AssertionError("the repository does not hold the uploaded image byte for byte (sha256 " + disk + ", uploaded "
+                    + image.sha256() + "): " + diagnose(imageId, image));
+        }
         String machineId = tenant.machine(imageId);
         String credential = as(tenant.member()).body(Map.of("name", "agent")).post("/api/v1/machines/" + machineId + "/credentials")
                 .then().statusCode(201).extract().path("secret");
@@ -201,11 +211,44 @@ class AgentAgainstControlPlaneTest {
     private String diskSha256(String imageId) throws IOException, InterruptedException {
         HttpRequest get = HttpRequest.newBuilder(URI.create(base() + "/api/v1/images/" + imageId + "/disk"))
                 .header("Authorization", "Bearer " + tenant.viewer()).GET().build();
-        HttpResponse<InputStream> r = HttpClient.newHttpClient().send(get, HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<InputStream> r = HTTP.send(get, HttpResponse.BodyHandlers.ofInputStream());
         assertEquals(200, r.statusCode());
         try (InputStream in = r.body()) {
             return TestImage.sha256(in);
         }
+    }
+
+    /** Where the repository's disk and manifest differ from the uploaded file, for the failure message. */
+    private String diagnose(String imageId, TestImage image) throws IOException, InterruptedException {
+        Path disk = tmp.resolve("disk.raw");
+        HttpRequest get = HttpRequest.newBuilder(URI.create(base() + "/api/v1/images/" + imageId + "/disk"))
+                .header("Authorization", "Bearer " + tenant.viewer()).GET().build();
+        HTTP.send(get, HttpResponse.BodyHandlers.ofFile(disk));
+        long first = TestImage.firstDifference(image.file(), disk);
+        StringBuilder b = new StringBuilder("disk endpoint: " + Files.size(disk) + " bytes, first difference at byte " + first
+                + " (block " + (first < 0 ? -1 : first / BS) + ")");
+        HttpRequest manifest = HttpRequest.newBuilder(URI.create(base() + "/api/v1/images/" + imageId + "/manifest"))
+                .header("Authorization", "Bearer " + tenant.viewer()).GET().build();
+        byte[] digests = HTTP.send(manifest, HttpResponse.BodyHandlers.ofByteArray()).body();
+        long wrong = 0;
+        long firstWrong = -1;
+        byte[] block = new byte[BS];
+        try (InputStream in = Files.newInputStream(image.file())) {
+            for (long i = 0; i < image.sizeBytes() / BS; i++) {
+                in.readNBytes(block, 0, BS);
+                byte[] expected = java.security.MessageDigest.getInstance("SHA-256").digest(block);
+                boolean zero = java.util.Arrays.equals(block, new byte[BS]);
+                byte[] got = java.util.Arrays.copyOfRange(digests, (int) (32 * i), (int) (32 * i + 32));
+                if (!(zero ? java.util.Arrays.equals(got, new byte[32]) : java.util.Arrays.equals(got, expected))) {
+                    wrong++;
+                    firstWrong = firstWrong < 0 ? i : firstWrong;
+                }
+            }
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return b.append("; manifest: ").append(digests.length / 32).append(" digests, ").append(wrong)
+                .append(" differ from the file's blocks, the first at block ").append(firstWrong).toString();
     }
 
     /** nbdinfo --map lines: offset length type [description]. */

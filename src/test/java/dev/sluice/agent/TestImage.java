@@ -42,6 +42,23 @@ record TestImage(Path file, long sizeBytes, String sha256) {
         return new TestImage(file, sizeBytes, HexFormat.of().formatHex(sha.digest()));
     }
 
+    /** The offset of the first byte where two files differ, or -1; for failure messages. */
+    static long firstDifference(Path a, Path b) throws IOException {
+        try (InputStream x = new java.io.BufferedInputStream(Files.newInputStream(a), 1 << 20);
+             InputStream y = new java.io.BufferedInputStream(Files.newInputStream(b), 1 << 20)) {
+            for (long off = 0; ; off++) {
+                int p = x.read();
+                int q = y.read();
+                if (p != q) {
+                    return off;
+                }
+                if (p < 0) {
+                    return -1;
+                }
+            }
+        }
+    }
+
     static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             return sha256(in);
