@@ -53,12 +53,12 @@ done
 curl -fs "$API/q/health/ready" >/dev/null || { echo "run.sh: the control plane did not become ready" >&2; exit 1; }
 
 json_field() { # json_field NAME: the first "NAME":"value" of the JSON on stdin
-  sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1
+  grep -o "\"$1\" *: *\"[^\"]*\"" | head -n 1 | sed 's/.*: *"\(.*\)"/\1/'
 }
 api() { # api TOKEN METHOD PATH [curl args…]: prints the body, fails on HTTP errors
   local token="$1" method="$2" path="$3"
   shift 3
-  curl -fsS -X "$method" -H "Authorization: Bearer $token" "$@" "$API$path"
+  curl -sS --fail-with-body -X "$method" -H "Authorization: Bearer $token" "$@" "$API$path"
 }
 
 if [ ! -s "$DEMO/demo.env" ]; then
@@ -83,7 +83,7 @@ if [ ! -s "$DEMO/demo.env" ]; then
   head -c $((24 << 20)) /dev/urandom >> "$raw"
   image="$(api "$member" POST /api/v1/images -H 'Content-Type: application/json' \
       -d "{\"name\":\"demo\",\"sizeBytes\":$((64 << 20))}" | json_field id)"
-  api "$member" PUT "/api/v1/images/$image/content" -H 'Content-Type: application/octet-stream' -T "$raw" >/dev/null
+  api "$member" PUT "/api/v1/images/$image/content" -H 'Content-Type: application/octet-stream' -H 'Expect:' -T "$raw" >/dev/null
   machine="$(api "$member" POST /api/v1/machines -H 'Content-Type: application/json' \
       -d "{\"name\":\"demo\",\"imageId\":\"$image\"}" | json_field id)"
   credential="$(api "$member" POST "/api/v1/machines/$machine/credentials" -H 'Content-Type: application/json' \
