@@ -17,6 +17,7 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -29,6 +30,8 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestResponse;
+import dev.sluice.platform.problem.ApiException;
+import dev.sluice.token.CreatedToken;
 
 @Path("/api/v1/machines")
 @Produces(MediaType.APPLICATION_JSON)
@@ -63,10 +66,39 @@ public class MachineResource {
 
     @GET
     @Path("{id}")
-    @RolesAllowed(Role.Names.TENANT_VIEWER)
-    @Operation(summary = "Get a machine, with its image geometry and hydration progress")
+    @RolesAllowed({Role.Names.TENANT_VIEWER, Role.Names.MACHINE})
+    @Operation(summary = "Get a machine, with its image geometry and hydration progress (also with the machine's own credential)")
     public RestResponse<MachineView> getMachine(@PathParam("id") String id) {
-        return machines.get(caller.tenantId(), ResourceId.MACHINE.require("id", id)).ok();
+        return machines.get(caller.tenantId(), visibleMachine(id)).ok();
+    }
+
+    @POST
+    @Path("{id}/credentials")
+    @RolesAllowed(Role.Names.TENANT_MEMBER)
+    @Operation(summary = "Create a machine credential for the machine's agent; the response carries its secret, shown this once")
+    public RestResponse<CreatedToken> createMachineCredential(@PathParam("id") String id, @Valid CreateMachineCredentialRequest body,
+                                                              @HeaderParam(Idempotency.HEADER) String idempotencyKey) {
+        String tenant = caller.tenantId();
+        String machine = ResourceId.MACHINE.require("id", id);
+        return idempotency.run(idempotencyKey, "POST /api/v1/machines/" + machine + "/credentials", body,
+                () -> machines.issueCredential(tenant, machine, body));
+    }
+
+    @PUT
+    @Path("{id}/hydration")
+    @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
+    @Operation(summary = "Report the machine's hydration progress (its agent does, with the machine's credential)")
+    public RestResponse<MachineView> putMachineHydration(@PathParam("id") String id, @Valid @NotNull HydrationReport body) {
+        return machines.reportHydration(caller.tenantId(), visibleMachine(id), body).ok();
+    }
+
+    /** The machine id if the caller may see it: a machine credential sees only its own machine (others: 404). */
+    private String visibleMachine(String id) {
+        String machine = ResourceId.MACHINE.require("id", id);
+        if (caller.isMachineOnly() && !machine.equals(caller.machineId())) {
+            throw ApiException.notFound("machine " + machine);
+        }
+        return machine;
     }
 
     @PATCH

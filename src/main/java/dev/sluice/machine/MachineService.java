@@ -10,6 +10,10 @@ import dev.sluice.platform.api.ResourceId;
 import dev.sluice.platform.api.Versioned;
 import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
+import dev.sluice.token.CreatedToken;
+import dev.sluice.token.TokenIssuer;
+import jakarta.inject.Inject;
+import org.jboss.resteasy.reactive.RestResponse;
 import io.quarkus.hibernate.orm.panache.Panache;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
@@ -25,6 +29,9 @@ import java.util.stream.Collectors;
 @ApplicationScoped
 public class MachineService {
     private static final Set<String> PATCHABLE = Set.of("name", "mac", "imageId", "labels");
+
+    @Inject
+    TokenIssuer issuer;
 
     @Transactional
     public Versioned<MachineView> create(String tenantId, CreateMachineRequest request) {
@@ -87,6 +94,48 @@ public class MachineService {
         m.updatedAt = Instant.now();
         Panache.getEntityManager().flush();
         return new Versioned<>(MachineView.of(m, Image.findById(m.imageId)), m.version);
+    }
+
+    /** Issues a machine credential for machine {@code id} (404 if it is not the tenant's). */
+    @Transactional
+    public RestResponse<CreatedToken> issueCredential(String tenantId, String id, CreateMachineCredentialRequest request) {
+        Machine m = find(tenantId, id);
+        return issuer.issueForMachine(tenantId, m.id, request == null ? null : request.name(), request == null ? null : request.expiresAt());
+    }
+
+    /**
+     * Stores an agent's hydration report. The first report moves the machine to RUNNING (its agent serves the
+     * disk). totalBlocks must match the machine's current image, so a report about a previous image is refused.
+     */
+    @Transactional
+    public Versioned<MachineView> reportHydration(String tenantId, String id, HydrationReport report) {
+        Machine m = find(tenantId, id);
+        Image image = Image.findById(m.imageId);
+        long blockCount = (image.sizeBytes + image.blockSize - 1) / image.blockSize;
+        if (report.totalBlocks() != blockCount) {
+            throw ApiException.field(ProblemType.VALIDATION, "totalBlocks",
+                    "must equal the block count of the machine's image (" + blockCount + ")");
+        }
+        if (report.presentBlocks() > report.totalBlocks()) {
+            throw ApiException.field(ProblemType.VALIDATION, "presentBlocks", "must be at most totalBlocks");
+        }
+        if (report.dirtyBlocks() > report.totalBlocks()) {
+            throw ApiException.field(ProblemType.VALIDATION, "dirtyBlocks", "must be at most totalBlocks");
+        }
+        if ("hydrated".equals(report.state()) && !report.presentBlocks().equals(report.totalBlocks())) {
+            throw ApiException.field(ProblemType.VALIDATION, "state", "hydrated needs presentBlocks == totalBlocks");
+        }
+        m.hydrationState = report.state();
+        m.presentBlocks = report.presentBlocks();
+        m.totalBlocks = report.totalBlocks();
+        m.dirtyBlocks = report.dirtyBlocks();
+        m.bytesFetched = report.bytesFetched();
+        m.fetchRateBytesPerSecond = report.fetchRateBytesPerSecond();
+        m.hydrationUpdatedAt = Instant.now();
+        m.state = MachineState.RUNNING;
+        m.updatedAt = m.hydrationUpdatedAt;
+        Panache.getEntityManager().flush();
+        return new Versioned<>(MachineView.of(m, image), m.version);
     }
 
     @Transactional

@@ -36,6 +36,15 @@ public class TokenIssuer {
         return created(tokens.issue(null, request.name(), role, request.expiresAt(), null));
     }
 
+    /**
+     * A machine credential: role machine, bound to {@code machineId} (which the caller has checked exists in
+     * {@code tenantId}). It may read that machine, the blocks of its image, and report its hydration.
+     */
+    public RestResponse<CreatedToken> issueForMachine(String tenantId, String machineId, String name, java.time.Instant expiresAt) {
+        return created(tokens.issue(tenantId, name == null ? "machine-" + machineId.toLowerCase(java.util.Locale.ROOT).replace('_', '-') : name,
+                Role.MACHINE, expiresAt, machineId));
+    }
+
     private static RestResponse<CreatedToken> created(TokenService.Issued issued) {
         return RestResponse.ResponseBuilder.<CreatedToken>created(URI.create("/api/v1/tokens/" + issued.token().id))
                 .entity(new CreatedToken(TokenView.of(issued.token()), issued.secret()))

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every operation of the served OpenAPI document × {no/invalid/expired/revoked token → 401, insufficient role →
- * 403, another tenant's resource → 404, the right role → authorized}. The operation list comes from the
+ * 403, another tenant's resource → 404, the right role → authorized, a machine credential → authorized on its own
+ * machine and image only (another machine or image: 404; everything else: 403)}. The operation list comes from the
  * document, and an operation missing from {@link #RULES} fails the test: a new endpoint cannot be forgotten.
  */
 @QuarkusTest
@@ -50,8 +51,17 @@ class AuthorizationMatrixTest {
         }
     }
 
-    record Fixture(Api.Tenant tenant, String image, String machine, String snapshot, String operation, String token) {
+    record Fixture(Api.Tenant tenant, String image, String machine, String snapshot, String operation, String token,
+                   String machineCredential) {
+        /** The same tenant's fixtures, but another machine and image. */
+        Fixture with(String otherImage, String otherMachine) {
+            return new Fixture(tenant, otherImage, otherMachine, snapshot, operation, token, machineCredential);
+        }
     }
+
+    /** The operations a machine credential may call, on its own machine and its machine's image only. */
+    static final Set<String> MACHINE_OWN = Set.of("getMachine", "putMachineHydration", "readImageDisk", "readImageBlock",
+            "readImageBlockRun", "readImageManifest");
 
     static final Map<String, Rule> RULES = Map.ofEntries(
             Map.entry("createTenant", new Rule(Needs.PLATFORM_ADMIN, f -> Map.of("name", Api.unique("t")))),
@@ -73,6 +83,10 @@ class AuthorizationMatrixTest {
             Map.entry("getMachine", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("patchMachine", new Rule(Needs.TENANT_MEMBER, f -> Map.of("labels", Map.of("a", "b")))),
             Map.entry("deleteMachine", Rule.of(Needs.TENANT_MEMBER)),
+            Map.entry("createMachineCredential", new Rule(Needs.TENANT_MEMBER, f -> Map.of("name", "agent"))),
+            // The fixture image is 1 MiB of 64 KiB blocks: 16.
+            Map.entry("putMachineHydration", new Rule(Needs.TENANT_MEMBER, f -> Map.of("presentBlocks", 3, "totalBlocks", 16,
+                    "dirtyBlocks", 1, "bytesFetched", 3 << 16, "fetchRateBytesPerSecond", 1000, "state", "streaming"))),
             Map.entry("listSnapshots", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("getSnapshot", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("getOperation", Rule.of(Needs.TENANT_VIEWER)),
@@ -170,14 +184,42 @@ class AuthorizationMatrixTest {
             String token = needs == Needs.PLATFORM_ADMIN ? Api.BOOTSTRAP : minimal(needs, a.tenant());
             // DELETE and PATCH carry a stale If-Match so the probe proves access without destroying fixtures.
             Response r = call(e, token, a, a);
-            Integer override = RULES.get(e.operationId()).authorizedStatus();
-            int expected = override != null ? override : switch (e.method()) {
-                case "post" -> 201;
-                case "delete", "patch" -> 412;
-                default -> 200;
-            };
-            assertEquals(expected, r.statusCode(), e + " as " + needs + ": " + r.asString());
+            assertEquals(authorizedStatus(e), r.statusCode(), e + " as " + needs + ": " + r.asString());
         }
+    }
+
+    @Test
+    void aMachineCredentialReachesOnlyItsOwnMachineAndImage() {
+        String otherImage = a.tenant().image();
+        Fixture otherMachineSameTenant = a.with(otherImage, a.tenant().machine(otherImage));
+        for (Endpoint e : endpoints()) {
+            if (MACHINE_OWN.contains(e.operationId())) {
+                Response own = call(e, a.machineCredential(), a, a);
+                assertEquals(authorizedStatus(e), own.statusCode(), e + " with the machine's own credential: " + own.asString());
+                for (Fixture other : List.of(otherMachineSameTenant, b)) {
+                    Response r = call(e, a.machineCredential(), a, other);
+                    assertEquals(404, r.statusCode(), e + " on another machine (" + other.machine() + ") with machine A's credential: " + r.asString());
+                    if (!e.method().equals("head")) {
+                        assertEquals("https://sluice.dev/problems/not-found", r.path("type"));
+                    }
+                }
+            } else {
+                Response r = call(e, a.machineCredential(), a, a);
+                assertEquals(403, r.statusCode(), e + " with a machine credential: " + r.asString());
+                if (!e.method().equals("head")) {
+                    assertEquals("https://sluice.dev/problems/forbidden", r.path("type"));
+                }
+            }
+        }
+    }
+
+    private static int authorizedStatus(Endpoint e) {
+        Integer override = RULES.get(e.operationId()).authorizedStatus();
+        return override != null ? override : switch (e.method()) {
+            case "post" -> 201;
+            case "delete", "patch" -> 412;
+            default -> 200;
+        };
     }
 
     private Response call(Endpoint e, String token, Fixture caller, Fixture owner) {
@@ -279,7 +321,10 @@ class AuthorizationMatrixTest {
         sql("INSERT INTO snapshots (id, tenant_id, name, machine_id, operation_id, state, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, 'PENDING', ?, ?, 0)",
                 snapshot, t.id(), Api.unique("s"), machine, operation, now, now);
         String token = as(t.admin()).get("/api/v1/tokens").then().statusCode(200).extract().path("items[0].id");
-        return new Fixture(t, image, machine, snapshot, operation, token);
+        String machineCredential = as(t.member()).body(Map.of()).post("/api/v1/machines/" + machine + "/credentials")
+                .then().statusCode(201).extract().path("secret");
+        Api.SECRETS.add(machineCredential);
+        return new Fixture(t, image, machine, snapshot, operation, token, machineCredential);
     }
 
     private void sql(String statement, Object... args) throws Exception {

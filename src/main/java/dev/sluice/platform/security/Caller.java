@@ -37,6 +37,14 @@ public class Caller {
         return identity.getAttribute(ATTR_MACHINE);
     }
 
+    /**
+     * True for a machine credential (role {@code machine} and no tenant role): it may act only on its own
+     * machine ({@link #machineId()}) and that machine's image.
+     */
+    public boolean isMachineOnly() {
+        return identity.hasRole(Role.Names.MACHINE) && !identity.hasRole(Role.Names.TENANT_VIEWER);
+    }
+
     /** Partition for per-caller records such as idempotency keys: the tenant id, or "platform". */
     public String scope() {
         String tenant = identity.getAttribute(ATTR_TENANT);

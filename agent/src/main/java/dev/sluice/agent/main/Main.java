@@ -5,6 +5,7 @@ import dev.sluice.agent.engine.BlockMap;
 import dev.sluice.agent.engine.BlockSource;
 import dev.sluice.agent.engine.Clock;
 import dev.sluice.agent.engine.Geometry;
+import dev.sluice.agent.engine.MeteredBlockSource;
 import dev.sluice.agent.engine.PrefetchOrder;
 import dev.sluice.agent.engine.Prefetcher;
 import dev.sluice.agent.local.CacheDir;
@@ -13,6 +14,7 @@ import dev.sluice.agent.local.FileMapStore;
 import dev.sluice.agent.nbd.NbdServer;
 import dev.sluice.agent.nbd.NbdSession;
 import dev.sluice.agent.remote.HttpBlockSource;
+import dev.sluice.agent.remote.HydrationReporter;
 import dev.sluice.agent.remote.MachineInfo;
 
 import java.io.IOException;
@@ -58,6 +60,9 @@ public final class Main {
               --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
               --workers N             NBD worker threads shared by all connections (default 8)
               --export-name NAME      NBD export name (default: the machine id; the empty name always works)
+              --report-interval SECS  how often hydration progress is sent to the control plane (default 5)
+              --metrics-listen H:PORT serve Prometheus metrics at http://H:PORT/metrics (e.g. 127.0.0.1:9464)
+              --debug                 log debug lines (e.g. failed hydration reports, which are retried)
 
             status: print present/dirty/total blocks of the cache and the prefetch state.
               --cache-dir DIR         the agent's cache directory
@@ -86,7 +91,8 @@ public final class Main {
                         return 0;
                     }
                     o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
-                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--fetch-timeout", "--read-ahead", "--workers", "--export-name"));
+                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
+                            "--report-interval", "--metrics-listen", "--debug"));
                     return new Agent(o, line -> log(err, line)).runUntilStopped();
                 }
                 case "status" -> {
@@ -128,16 +134,20 @@ public final class Main {
         long present = map.presentCount();
         long dirty = map.dirtyCount(BlockMap.REPOSITORY);
         String prefetch = present == total ? "complete" : st.getProperty("prefetch", "not running");
+        long fetchedBlocks = Long.parseLong(st.getProperty("fetchedBlocks", "0"));
+        long fetchedBytes = Long.parseLong(st.getProperty("fetchedBytes", "0"));
         if (o.has("--json")) {
             out.printf("{\"machineId\":\"%s\",\"imageId\":\"%s\",\"sizeBytes\":%d,\"blockSize\":%d,"
-                            + "\"blocks\":{\"total\":%d,\"present\":%d,\"dirty\":%d},\"prefetch\":\"%s\",\"pid\":%s}%n",
+                            + "\"blocks\":{\"total\":%d,\"present\":%d,\"dirty\":%d},\"prefetch\":\"%s\","
+                            + "\"fetched\":{\"blocks\":%d,\"bytes\":%d},\"pid\":%s}%n",
                     jsonEscape(id.machineId()), jsonEscape(id.imageId()), id.geometry().sizeBytes(), id.geometry().blockSize(),
-                    total, present, dirty, jsonEscape(prefetch), st.getProperty("pid", "null"));
+                    total, present, dirty, jsonEscape(prefetch), fetchedBlocks, fetchedBytes, st.getProperty("pid", "null"));
         } else {
             out.printf("machine %s, image %s: %d bytes in %d blocks of %d bytes%n", id.machineId(), id.imageId(),
                     id.geometry().sizeBytes(), total, id.geometry().blockSize());
             out.printf("present %d / %d blocks (%.1f%%), dirty %d (repository)%n", present, total, 100.0 * present / total, dirty);
             out.printf("prefetch: %s%n", prefetch);
+            out.printf("fetched by the running (or last) agent: %d blocks, %d bytes%n", fetchedBlocks, fetchedBytes);
         }
         return 0;
     }
@@ -204,6 +214,10 @@ public final class Main {
             long fetchTimeoutNanos = (long) (Double.parseDouble(o.get("--fetch-timeout", "30")) * 1e9);
             if (fetchTimeoutNanos <= 0) throw new IllegalArgumentException("--fetch-timeout must be > 0");
             int workers = Integer.parseInt(o.get("--workers", "8"));
+            double reportSeconds = Double.parseDouble(o.get("--report-interval", "5"));
+            if (reportSeconds <= 0) throw new IllegalArgumentException("--report-interval must be > 0");
+            boolean debug = o.has("--debug");
+            Consumer<String> debugLog = debug ? line -> log.accept("debug: " + line) : line -> { };
             Files.createDirectories(dir.dir());
 
             HttpClient http = HttpBlockSource.newClient();
@@ -215,8 +229,8 @@ public final class Main {
             BlockEngine.Settings defaults = BlockEngine.Settings.defaults(g);
             BlockEngine.Settings settings = new BlockEngine.Settings(
                     Integer.parseInt(o.get("--read-ahead", Integer.toString(defaults.readAheadBlocks()))), fetchTimeoutNanos);
-            BlockSource source = new HttpBlockSource(http, base, id.imageId(), token, g,
-                    Duration.ofNanos(fetchTimeoutNanos), 6, log);
+            MeteredBlockSource source = new MeteredBlockSource(new HttpBlockSource(http, base, id.imageId(), token, g,
+                    Duration.ofNanos(fetchTimeoutNanos), 6, log));
             java.util.concurrent.ExecutorService readAhead = Executors.newFixedThreadPool(2, r -> {
                 Thread t = new Thread(r, "read-ahead");
                 t.setDaemon(true);
@@ -245,9 +259,25 @@ public final class Main {
                     : PrefetchOrder.sequential();
             Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order,
                     (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log);
+            java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
+            HydrationLoop hydration = new HydrationLoop(new HydrationReporter(http, base, machine, token, Duration.ofSeconds(10)),
+                    () -> Progress.of(engine, source, prefetchState.get()), debugLog);
+            hydration.start((long) (reportSeconds * 1000));
+            MetricsEndpoint metrics = null;
+            if (o.has("--metrics-listen")) {
+                String m = o.require("--metrics-listen");
+                int colon = m.lastIndexOf(':');
+                if (colon <= 0) throw new IllegalArgumentException("--metrics-listen needs HOST:PORT");
+                metrics = new MetricsEndpoint(new InetSocketAddress(m.substring(0, colon), Integer.parseInt(m.substring(colon + 1))),
+                        () -> hydration.prometheus(Progress.of(engine, source, prefetchState.get())));
+                log.accept("agent: metrics at http://" + m.substring(0, colon) + ":" + metrics.address().getPort() + "/metrics");
+            }
             Thread prefetchThread = null;
             if (prefetchOn) {
-                prefetchThread = new Thread(prefetcher::run, "prefetch");
+                prefetchThread = new Thread(() -> {
+                    prefetcher.run();
+                    hydration.reportNow(); // "hydrated" as soon as prefetch completes, not at the next interval
+                }, "prefetch");
                 prefetchThread.setDaemon(true);
                 prefetchThread.start();
             } else {
@@ -267,12 +297,13 @@ public final class Main {
                 } catch (IOException e) {
                     log.accept("agent: periodic flush failed: " + e.getMessage());
                 }
-                writeStatus(dir, prefetchOn ? prefetcher.state().name().toLowerCase() : "off");
+                writeStatus(dir, Progress.of(engine, source, prefetchState.get()));
             }, 1, 2, TimeUnit.SECONDS);
-            writeStatus(dir, prefetchOn ? "running" : "off");
+            writeStatus(dir, Progress.of(engine, source, prefetchOn ? "running" : "off"));
 
             CountDownLatch stopped = new CountDownLatch(1);
             Thread pf = prefetchThread;
+            MetricsEndpoint metricsEndpoint = metrics;
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 log.accept("agent: stopping");
                 prefetcher.stop();
@@ -281,7 +312,9 @@ public final class Main {
                     if (pf != null) pf.join(5000);
                     timer.shutdownNow();
                     engine.flush();
-                    writeStatus(dir, "stopped");
+                    hydration.stop();
+                    if (metricsEndpoint != null) metricsEndpoint.close();
+                    writeStatus(dir, Progress.of(engine, source, "stopped"));
                 } catch (IOException e) {
                     log.accept("agent: final flush failed: " + e.getMessage());
                 } catch (InterruptedException e) {
@@ -297,9 +330,10 @@ public final class Main {
             return 0;
         }
 
-        private void writeStatus(CacheDir dir, String prefetch) {
+        private void writeStatus(CacheDir dir, Progress p) {
             try {
-                dir.writeStatus("pid=" + ProcessHandle.current().pid() + "\nprefetch=" + prefetch + "\nupdated=" + Instant.now() + "\n");
+                dir.writeStatus("pid=" + ProcessHandle.current().pid() + "\nprefetch=" + p.prefetch() + "\nfetchedBlocks=" + p.blocksFetched()
+                        + "\nfetchedBytes=" + p.bytesFetched() + "\nupdated=" + Instant.now() + "\n");
             } catch (IOException e) {
                 log.accept("agent: could not write status: " + e.getMessage());
             }

@@ -8,7 +8,7 @@ import java.util.Set;
 /** Parsed command line: a command and its {@code --flag value} / {@code --switch} options. */
 record Options(String command, Map<String, String> values) {
 
-    static final Set<String> SWITCHES = Set.of("--json", "--help");
+    static final Set<String> SWITCHES = Set.of("--json", "--help", "--debug");
 
     static Options parse(List<String> args) {
         if (args.isEmpty()) return new Options("help", Map.of());

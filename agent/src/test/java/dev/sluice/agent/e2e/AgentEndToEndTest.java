@@ -139,6 +139,35 @@ class AgentEndToEndTest {
     }
 
     @Test
+    void reportsHydrationDespiteFailedReportsAndServesMetrics() throws Exception {
+        cp.hydrationDown = true; // reports fail at first: the agent must keep serving and keep trying
+        agent = AgentProcess.start(cp, tmp, "--prefetch-rate", "0", "--report-interval", "0.2",
+                "--metrics-listen", "127.0.0.1:0", "--debug");
+        long blocks = (image.length + BS - 1) / BS;
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!agent.log().contains("prefetch complete")) {
+            assertTrue(System.nanoTime() < deadline, agent.log());
+            Thread.sleep(50);
+        }
+        assertTrue(agent.log().contains("debug: hydration report failed"), agent.log());
+        cp.hydrationDown = false;
+        String hydrated = "\"presentBlocks\":" + blocks + ",\"totalBlocks\":" + blocks + ",\"dirtyBlocks\":0,\"bytesFetched\":" + image.length;
+        while (cp.hydrationReports.stream().noneMatch(r -> r.contains(hydrated) && r.contains("\"state\":\"hydrated\""))) {
+            assertTrue(System.nanoTime() < deadline, cp.hydrationReports + agent.log());
+            Thread.sleep(50);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("metrics at (http://\\S+)").matcher(agent.log());
+        assertTrue(m.find(), agent.log());
+        String metrics = new String(java.net.URI.create(m.group(1)).toURL().openStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(metrics.contains("sluice_agent_present_blocks " + blocks + "\n"), metrics);
+        assertTrue(metrics.contains("sluice_agent_hydrated 1\n"), metrics);
+        assertTrue(metrics.contains("sluice_agent_fetched_bytes_total " + image.length + "\n"), metrics);
+        assertTrue(metrics.contains("sluice_agent_prefetch_state{state=\"complete\"} 1"), metrics);
+        assertTrue(metrics.matches("(?s).*sluice_agent_hydration_report_failures_total [1-9].*"), metrics);
+        assertFalse(agent.log().contains(cp.token), "the token is never logged");
+    }
+
+    @Test
     void aBlockFailingItsDigestIsEioNotData() throws Exception {
         cp.corruptBlocks.add(5L);
         agent = AgentProcess.start(cp, tmp, "--prefetch", "off", "--fetch-timeout", "3");
