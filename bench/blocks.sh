@@ -55,6 +55,7 @@ fi
 WORK=$(mktemp -d "$TMPBASE/sluice-blocks.XXXXXX")
 SERVER_PID=
 NGINX_PID=
+TABLE_DONE=
 stop_pid() {
   local pid=$1
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
@@ -66,7 +67,7 @@ cleanup() {
   local rc=$?
   stop_pid "$NGINX_PID"
   stop_pid "$SERVER_PID"
-  if [[ $rc -ne 0 && -f "$WORK/server.log" ]]; then
+  if [[ $rc -ne 0 && -z "$TABLE_DONE" && -f "$WORK/server.log" ]]; then
     echo "bench: failed (exit $rc); last lines of the server log:" >&2
     tail -40 "$WORK/server.log" >&2
   fi
@@ -261,24 +262,26 @@ function done(summary, latency, requests)
 end
 EOF
 
-# run_wrk NAME SECONDS URL LEN: wrk output in $WORK/NAME.txt; fails on non-2xx answers
+# run_wrk NAME SECONDS URL LEN: wrk output in $WORK/NAME.txt; returns 1 (and says why) if wrk printed no summary or
+# the server answered non-2xx
 run_wrk() {
   local name=$1 secs=$2 url=$3 len=$4
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --latency --timeout 10s -s "$WORK/range.lua" "$url" \
-    -- "$len" "$SIZE" "$SEED" >"$WORK/$name.txt" 2>&1
-  if ! grep -q '^BENCH ' "$WORK/$name.txt"; then cat "$WORK/$name.txt" >&2; log "wrk $name produced no summary"; exit 1; fi
+    -- "$len" "$SIZE" "$SEED" >"$WORK/$name.txt" 2>&1 || true
+  if ! grep -q '^BENCH ' "$WORK/$name.txt"; then
+    cat "$WORK/$name.txt" >&2; log "wrk $name produced no summary"; return 1
+  fi
   if [[ "$(field "$name" err_status)" != 0 ]]; then
-    cat "$WORK/$name.txt" >&2; log "$url answered non-2xx under load ($name)"; exit 1
+    cat "$WORK/$name.txt" >&2; log "$name: $(field "$name" err_status) non-2xx answers under load"; return 1
   fi
 }
 field() { grep '^BENCH ' "$WORK/$1.txt" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'; }
-rps() { awk -v n="$(field "$1" requests)" -v d="$(field "$1" duration_us)" 'BEGIN {printf "%.1f", n / (d / 1e6)}'; }
-p99_ms() { awk -v u="$(field "$1" p99_us)" 'BEGIN {printf "%.2f", u / 1000}'; }
 # all socket errors
 errs() {
-  local n=$1 s=""
-  for k in connect read write timeout; do
-    local v; v=$(field "$n" "err_$k"); [[ "$v" == 0 ]] || s="$s$k=$v "
+  local n=$1 s="" v k
+  [[ -f "$WORK/$n.txt" ]] && grep -q '^BENCH ' "$WORK/$n.txt" || { echo "no summary"; return; }
+  for k in connect read write timeout status; do
+    v=$(field "$n" "err_$k"); [[ "$v" == 0 ]] || s="$s$k=$v "
   done
   echo "${s:-none}"
 }
@@ -288,72 +291,110 @@ check_bytes() {
   local n=$1 len=$2
   awk -v b="$(field "$n" bytes)" -v r="$(field "$n" requests)" -v l="$len" -v c="$CONNECTIONS" 'BEGIN {
     if (b < r * l || b > (r + c) * (l + 1024)) { printf "%.0f bytes for %d responses\n", b, r; exit 1 } }' >&2 \
-    || { log "$n: responses are not $len-byte ranges"; exit 1; }
+    || { log "$n: responses are not $len-byte ranges"; return 1; }
 }
 
-# wrk_pair TAG LEN: warm-up and measure the control plane, then nginx
+FAILED=()
+# wrk_pair TAG LEN: warm-up and measure the control plane, then nginx; sets TAG_sluice_rps, TAG_sluice_p99, ...
+# to numbers, or to FAIL
 wrk_pair() {
-  local tag=$1 len=$2 who url
+  local tag=$1 len=$2 who url ok
   for who in sluice nginx; do
     [[ $who == sluice ]] && url=$DISK_URL || url=$NGINX_URL
     echo "load1 before $tag $who: $(load1); busy: $(others)"
-    if [[ "$WARMUP" != 0 ]]; then run_wrk "warm-$tag-$who" "$WARMUP" "$url" "$len"; fi
-    log "wrk $tag against $who (${DURATION}s)"
-    run_wrk "$tag-$who" "$DURATION" "$url" "$len"
-    check_bytes "$tag-$who" "$len"
+    ok=1
+    if [[ "$WARMUP" != 0 ]]; then run_wrk "warm-$tag-$who" "$WARMUP" "$url" "$len" || ok=; fi
+    if [[ -n "$ok" ]]; then
+      log "wrk $tag against $who (${DURATION}s)"
+      run_wrk "$tag-$who" "$DURATION" "$url" "$len" && check_bytes "$tag-$who" "$len" || ok=
+    fi
+    if [[ -n "$ok" ]]; then
+      printf -v "${tag}_${who}_rps" '%s' "$(awk -v n="$(field "$tag-$who" requests)" -v d="$(field "$tag-$who" duration_us)" \
+        'BEGIN {printf "%.1f", n / (d / 1e6) * '"$3"'}')"
+      printf -v "${tag}_${who}_p99" '%s' "$(awk -v u="$(field "$tag-$who" p99_us)" 'BEGIN {printf "%.2f", u / 1000}')"
+    else
+      printf -v "${tag}_${who}_rps" FAIL; printf -v "${tag}_${who}_p99" FAIL; FAILED+=("wrk $tag $who")
+    fi
   done
 }
-wrk_pair r4k 4096
-wrk_pair r1m 1048576
+wrk_pair r4k 4096 1
+wrk_pair r1m 1048576 1   # 1 MiB per request: req/s is MiB/s
 
 # ---------------------------------------------------------------------------------------------- full download
-# full_get NAME URL: best MiB/s of 3 curl downloads to /dev/null (each must be 200 and the full size)
+# full_get NAME URL: best MiB/s of 3 curl downloads to /dev/null (each must be 200 and the full size), or FAIL
 full_get() {
   local name=$1 url=$2 best=0 out code bytes speed
   for i in 1 2 3; do
-    out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{speed_download}' "$url")
+    out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{speed_download}' "$url" 2>&1) || true
     read -r code bytes speed <<<"$out"
-    [[ "$code" == 200 && "$bytes" == "$SIZE" ]] || { log "$name download $i: HTTP $code, $bytes bytes"; exit 1; }
+    if [[ "$code" != 200 || "$bytes" != "$SIZE" ]]; then
+      log "$name download $i: $out (expected 200 and $SIZE bytes)"; echo FAIL; return
+    fi
     echo "$name download $i: $(awk -v s="$speed" 'BEGIN {printf "%.1f", s / 1048576}') MiB/s" >>"$WORK/full.txt"
     best=$(awk -v a="$best" -v b="$speed" 'BEGIN {print (b > a ? b : a)}')
   done
   awk -v s="$best" 'BEGIN {printf "%.1f", s / 1048576}'
 }
-want_sha=$(sha256sum <"$WORK/disk.raw" | cut -d' ' -f1)
-got_sha=$(curl -fsS "$DISK_URL" | sha256sum | cut -d' ' -f1)
-[[ "$want_sha" == "$got_sha" ]] || { log "full download from the control plane differs from the raw file"; exit 1; }
-log "full download from the control plane matches the raw file (sha256 $want_sha)"
 echo "load1 before full sluice: $(load1); busy: $(others)"
 FULL_S=$(full_get sluice "$DISK_URL")
 echo "load1 before full nginx: $(load1); busy: $(others)"
 FULL_N=$(full_get nginx "$NGINX_URL")
-sed 's/^/  /' "$WORK/full.txt"
+[[ -f "$WORK/full.txt" ]] && sed 's/^/  /' "$WORK/full.txt"
+[[ "$FULL_S" == FAIL ]] && FAILED+=("full download sluice")
+[[ "$FULL_N" == FAIL ]] && FAILED+=("full download nginx")
+
+# integrity of a full download read through a pipe (curl | cat > file: a slower consumer than curl -o /dev/null, so the
+# server sees back-pressure): the bytes must equal the raw file's
+# piped URL: "ok", or "WRONG" (and the first differing byte on stderr)
+piped() {
+  local out
+  curl -sS "$1" | cat >"$WORK/piped.bin" || true
+  if out=$(cmp "$WORK/piped.bin" "$WORK/disk.raw" 2>&1); then echo ok
+  else log "$1: piped download differs from the raw file: $out"; echo WRONG; fi
+  rm -f "$WORK/piped.bin"
+}
+SHA_S=$(piped "$DISK_URL")
+SHA_N=$(piped "$NGINX_URL")
+[[ "$SHA_S" == ok ]] || FAILED+=("piped full download sluice")
+[[ "$SHA_N" == ok ]] || FAILED+=("piped full download nginx")
 echo "load1 at end: $(load1); busy: $(others)"
 
 # ---------------------------------------------------------------------------------------------- table
-# row TEST SLUICE NGINX GOAL(min ratio, or - for none)
+# row TEST SLUICE NGINX GOAL: GOAL is the minimum ratio sluice/nginx, or - for none (INFO); FAIL in a cell marks FAIL
 row() {
   local test=$1 s=$2 n=$3 goal=$4 ratio mark
-  ratio=$(awk -v a="$s" -v b="$n" 'BEGIN {printf "%.2f", a / b}')
-  if [[ "$goal" == - ]]; then
-    mark=INFO; goal=-
+  if [[ "$s" == FAIL || "$n" == FAIL ]]; then
+    ratio=-; mark=FAIL
   else
-    mark=$(awk -v r="$ratio" -v g="$goal" 'BEGIN {print (r >= g ? "PASS" : "MISS")}'); goal=">= $goal"
+    ratio=$(awk -v a="$s" -v b="$n" 'BEGIN {printf "%.2f", a / b}')
+    if [[ "$goal" == - ]]; then mark=INFO
+    else mark=$(awk -v r="$ratio" -v g="$goal" 'BEGIN {print (r >= g ? "PASS" : "MISS")}'); fi
   fi
-  printf '%-46s %10s %10s %8s %8s  %s\n' "$test" "$s" "$n" "$ratio" "$goal" "$mark"
+  [[ "$goal" == - ]] || goal=">= $goal"
+  printf '%-48s %10s %10s %8s %8s  %s\n' "$test" "$s" "$n" "$ratio" "$goal" "$mark"
 }
-R4K_S=$(rps r4k-sluice); R4K_N=$(rps r4k-nginx)
-R1M_S=$(rps r1m-sluice); R1M_N=$(rps r1m-nginx)
 echo
 echo "$HEADER"
-printf '%-46s %10s %10s %8s %8s  %s\n' test sluice nginx ratio goal mark
-row "random 4 KiB GET, req/s" "$R4K_S" "$R4K_N" 0.5
-row "random 4 KiB GET, p99 ms (lower is better)" "$(p99_ms r4k-sluice)" "$(p99_ms r4k-nginx)" -
-row "random 1 MiB GET, MiB/s (req/s x 1 MiB)" "$R1M_S" "$R1M_N" 0.8
-row "random 1 MiB GET, p99 ms (lower is better)" "$(p99_ms r1m-sluice)" "$(p99_ms r1m-nginx)" -
+printf '%-48s %10s %10s %8s %8s  %s\n' test sluice nginx ratio goal mark
+row "random 4 KiB GET, req/s" "$r4k_sluice_rps" "$r4k_nginx_rps" 0.5
+row "random 4 KiB GET, p99 ms (lower is better)" "$r4k_sluice_p99" "$r4k_nginx_p99" -
+row "random 1 MiB GET, MiB/s (req/s x 1 MiB)" "$r1m_sluice_rps" "$r1m_nginx_rps" 0.8
+row "random 1 MiB GET, p99 ms (lower is better)" "$r1m_sluice_p99" "$r1m_nginx_p99" -
 row "full download (curl, best of 3), MiB/s" "$FULL_S" "$FULL_N" 0.8
+printf '%-48s %10s %10s %8s %8s  %s\n' "full download piped (curl | cat), bytes" "$SHA_S" "$SHA_N" - "= file" \
+  "$([[ $SHA_S == ok ]] && echo PASS || echo FAIL)"
 row "upload curl -T, MiB/s (peer: dd fsync ceiling)" "$UP_MIBS" "$DD_MIBS" -
 echo "socket errors: 4k sluice $(errs r4k-sluice), nginx $(errs r4k-nginx); 1m sluice $(errs r1m-sluice), nginx $(errs r1m-nginx)"
-werr=$(grep -cE ' (WARN|ERROR) ' "$WORK/server.log" || true)
-echo "server log: $(wc -l <"$WORK/server.log") lines, $werr WARN/ERROR; nginx error log: $(wc -l <"$WORK/nginx/error.log") lines"
-if [[ "$werr" != 0 ]]; then grep -E ' (WARN|ERROR) ' "$WORK/server.log" | head -20 | cut -c1-300; fi
+nerr=$(grep -cE ' ERROR ' "$WORK/server.log" || true)
+nwarn=$(grep -cE ' WARN ' "$WORK/server.log" || true)
+echo "server log: $(wc -l <"$WORK/server.log") lines, $nerr ERROR, $nwarn WARN; nginx error log: $(wc -l <"$WORK/nginx/error.log") lines"
+if [[ "$nerr" != 0 ]]; then
+  echo "first ERROR lines of the server log (each with the first frame under dev.sluice):"
+  awk '/ ERROR / {if (n++ < 5) {print substr($0, 1, 260); want = 1}; next}
+       want && /at dev\.sluice/ {print "    " $0; want = 0}' "$WORK/server.log"
+fi
+TABLE_DONE=1
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+  echo "FAILED: ${FAILED[*]}"
+  exit 1
+fi
