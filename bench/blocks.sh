@@ -103,7 +103,11 @@ wait_http() {
   log "$what did not answer 2xx at $url within 60 s"; return 1
 }
 
-load1() { cut -d' ' -f1 /proc/loadavg; }
+load1() {
+  local e=0
+  [[ -f "$WORK/server.log" ]] && e=$(grep -c ' ERROR ' "$WORK/server.log" || true)
+  echo "$(cut -d' ' -f1 /proc/loadavg) (server ERROR lines so far: $e)"
+}
 # the busiest processes that are not ours (another build on the machine shows up here)
 others() {
   ps -eo pid=,pcpu=,comm= --sort=-pcpu | awk -v a="$SERVER_PID" -v b="$NGINX_PID" -v me="$$" \
@@ -389,9 +393,21 @@ nerr=$(grep -cE ' ERROR ' "$WORK/server.log" || true)
 nwarn=$(grep -cE ' WARN ' "$WORK/server.log" || true)
 echo "server log: $(wc -l <"$WORK/server.log") lines, $nerr ERROR, $nwarn WARN; nginx error log: $(wc -l <"$WORK/nginx/error.log") lines"
 if [[ "$nerr" != 0 ]]; then
-  echo "first ERROR lines of the server log (each with the first frame under dev.sluice):"
-  awk '/ ERROR / {if (n++ < 5) {print substr($0, 1, 260); want = 1}; next}
-       want && /at dev\.sluice/ {print "    " $0; want = 0}' "$WORK/server.log"
+  # ERROR lines grouped by message (digits as N) and first stack frame under dev.sluice, with counts
+  echo "server ERRORs by kind (count x message | first dev.sluice frame, first seen):"
+  awk '
+    function flush() {
+      if (key == "") return
+      k = key " | " (frame == "" ? "no dev.sluice frame" : frame)
+      if (!(k in c)) { order[++m] = k; first[k] = ts }
+      c[k]++; key = ""
+    }
+    / ERROR / { flush(); ts = $2; key = $0; sub(/^.* ERROR +\[[^]]*\] +\([^)]*\) +/, "", key); gsub(/[0-9]+/, "N", key)
+                frame = ""; next }
+    /^20[0-9][0-9]-/ { flush(); next }
+    key != "" && frame == "" && /^[ \t]+at dev\.sluice/ { frame = $0; sub(/^[ \t]+at /, "", frame) }
+    END { flush(); for (i = 1; i <= m; i++) printf "  %7d x %s (first %s)\n", c[order[i]], substr(order[i], 1, 400), first[order[i]] }
+  ' "$WORK/server.log"
 fi
 TABLE_DONE=1
 if [[ ${#FAILED[@]} -gt 0 ]]; then
