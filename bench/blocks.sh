@@ -108,10 +108,11 @@ load1() {
   [[ -f "$WORK/server.log" ]] && e=$(grep -c ' ERROR ' "$WORK/server.log" || true)
   echo "$(cut -d' ' -f1 /proc/loadavg) (server ERROR lines so far: $e)"
 }
-# the busiest processes that are not ours (another build on the machine shows up here)
+# the busiest processes that are not ours, nor the servers' (or nginx's worker): another build shows up here
 others() {
-  ps -eo pid=,pcpu=,comm= --sort=-pcpu | awk -v a="$SERVER_PID" -v b="$NGINX_PID" -v me="$$" \
-    '$1 != a && $1 != b && $1 != me && $2 >= 10 {printf "%s%s(pid %s, %s%%)", sep, $3, $1, $2; sep=", "} END {if (!sep) printf "none"}'
+  ps -eo pid=,ppid=,pcpu=,comm= --sort=-pcpu | awk -v a="$SERVER_PID" -v b="$NGINX_PID" -v me="$$" \
+    '$1 != a && $1 != b && $2 != b && $1 != me && $2 != me && $3 >= 10 {printf "%s%s(pid %s, %s%%)", sep, $4, $1, $3; sep=", "}
+     END {if (!sep) printf "none"}'
 }
 
 # ---------------------------------------------------------------------------------------------- header
