@@ -5,6 +5,8 @@
 #   1. random 4 KiB Range GETs (wrk + Lua, 4 KiB-aligned offsets, same seed for both servers): req/s and p99
 #   2. random 1 MiB Range GETs (same script): MiB/s = req/s x 1 MiB, and p99
 #   3. full-image download with curl to /dev/null, best of 3: MiB/s
+#      and one full download through a pipe (curl | cat > file, so the server sees back-pressure) compared byte
+#      for byte with the raw file
 #   4. upload of the image (PUT /api/v1/images/{id}/content, curl -T): MiB/s, next to a dd copy of the same file
 #      into the data directory's filesystem with conv=fsync (a ceiling, not a peer)
 #
