@@ -27,9 +27,12 @@ public class BlockStoreProducer {
     @Produces
     @ApplicationScoped
     BlockStore blockStore(BlockStoreConfig config, CorruptBlockLog corruptBlocks,
-                          @org.eclipse.microprofile.config.inject.ConfigProperty(name = "sluice.blockstore.cache-bytes", defaultValue = "268435456") long cacheBytes) {
+                          @org.eclipse.microprofile.config.inject.ConfigProperty(name = "sluice.blockstore.cache-bytes") java.util.Optional<Long> cacheBytes) {
         BlockStore store = create(config, corruptBlocks);
-        return cacheBytes > 0 ? new CachingBlockStore(store, cacheBytes) : store;
+        // Default: a quarter of the heap, at most 1 GiB (a JVM on a 24 GiB host gets 6 GiB of heap by default).
+        long capacity = cacheBytes.orElse(Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 4));
+        LOG.infof("block cache: %d MiB of verified blocks", capacity >> 20);
+        return capacity > 0 ? new CachingBlockStore(store, capacity) : store;
     }
 
     void close(@Disposes BlockStore store) {

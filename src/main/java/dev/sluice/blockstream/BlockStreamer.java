@@ -8,21 +8,28 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
  * Streams a run of blocks to a response without blocking the event loop and without unbounded buffering.
  *
  * <p>Design notes: one pump loop, confined to the request's event-loop context. Each turn either writes the
- * next block, or stops and schedules exactly one continuation: the response's drain (client is slow), or a
- * worker load (block not in memory). A single continuation at a time is what keeps the stream in order.
- * Blocks whose manifest segment and bytes are already cached are written straight from the event loop (no
- * thread hop: this is what makes small random reads cheap); a miss loads {@link #READ_AHEAD} blocks in one
- * worker task, so cold sequential reads make one hop per 256 KiB at 64 KiB blocks. A failure after the headers
- * went out closes the connection: a client sees a short body, never wrong bytes.
+ * next block or stops and leaves exactly one continuation: the response's drain (the client is slow) or the
+ * completion of the oldest outstanding load. One continuation at a time is what keeps the stream in order.
+ * Blocks whose manifest segment and bytes are cached are written straight from the event loop (no thread hop:
+ * this is what makes small random reads cheap). Misses are loaded in batches of about {@link #BATCH_BYTES} on
+ * worker threads, up to {@link #MAX_BATCHES} batches in parallel (reading and verifying a block costs more
+ * than sending it, so cold sequential reads need that parallelism); results are consumed strictly in order.
+ * Heap per request is bounded by MAX_BATCHES × BATCH_BYTES (or that many blocks, for blocks larger than a
+ * batch). A failure after the headers went out closes the connection: a client sees a short body, never wrong
+ * bytes.
  */
 final class BlockStreamer {
-    static final int READ_AHEAD = 4;
+    static final int BATCH_BYTES = 256 << 10;
+    static final int MAX_BATCHES = 4;
 
     /** Encodes one block (its bytes may be a shared buffer longer than the block) as the bytes to send. */
     interface Encoder {
@@ -38,9 +45,14 @@ final class BlockStreamer {
     private final ImageContent content;
     private final ServedImage image;
     private final long last;
+    private final int blocksPerBatch;
     private final Encoder encoder;
-    private final ArrayDeque<Loaded> loaded = new ArrayDeque<>();
+    private final ArrayDeque<Loaded> ready = new ArrayDeque<>();
+    private final ArrayDeque<CompletableFuture<List<Loaded>>> loading = new ArrayDeque<>();
+    /** Next block to write. */
     private long next;
+    /** Next block not yet ready nor being loaded; always ≥ next. */
+    private long nextToLoad;
 
     BlockStreamer(RoutingContext rc, Vertx vertx, Executor workers, ImageContent content, ServedImage image, long firstBlock,
                   long lastBlock, Encoder encoder) {
@@ -50,8 +62,10 @@ final class BlockStreamer {
         this.content = content;
         this.image = image;
         this.last = lastBlock;
+        this.blocksPerBatch = Math.max(1, BATCH_BYTES / image.blockSize());
         this.encoder = encoder;
         this.next = firstBlock;
+        this.nextToLoad = firstBlock;
     }
 
     void start() {
@@ -72,17 +86,36 @@ final class BlockStreamer {
                     });
                     return;
                 }
-                Loaded block = loaded.isEmpty() ? cached(next) : loaded.poll();
-                if (block == null) {
-                    load(next);
+                Loaded block = ready.poll();
+                if (block == null && loading.isEmpty()) {
+                    block = cached(next);
+                    if (block != null) {
+                        nextToLoad = next + 1;
+                    }
+                }
+                if (block != null) {
+                    response.write(encoder.encode(block.index(), block.digest(), block.bytes()));
+                    next++;
+                    continue;
+                }
+                while (loading.size() < MAX_BATCHES && nextToLoad <= last) {
+                    long from = nextToLoad;
+                    long to = Math.min(last, from + blocksPerBatch - 1);
+                    loading.add(CompletableFuture.supplyAsync(() -> load(from, to), workers));
+                    nextToLoad = to + 1;
+                }
+                CompletableFuture<List<Loaded>> head = loading.peek();
+                if (!head.isDone()) {
+                    head.whenComplete((r, t) -> context.runOnContext(v -> pump()));
                     return;
                 }
-                response.write(encoder.encode(block.index(), block.digest(), block.bytes()));
-                next++;
+                loading.poll();
+                ready.addAll(head.join());
             }
             response.end();
         } catch (RuntimeException e) {
-            ProblemWriter.write(rc, e);
+            Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+            ProblemWriter.write(rc, cause);
         }
     }
 
@@ -92,28 +125,13 @@ final class BlockStreamer {
         return hit == null ? null : new Loaded(index, hit.digest(), hit.bytes());
     }
 
-    private void load(long from) {
-        long to = Math.min(last, from + READ_AHEAD - 1);
-        workers.execute(() -> {
-            ArrayDeque<Loaded> batch = new ArrayDeque<>();
-            Throwable failure = null;
-            try {
-                for (long i = from; i <= to; i++) {
-                    BlockDigest digest = content.digest(image, i);
-                    batch.add(new Loaded(i, digest, content.sharedBytes(image, i, digest)));
-                }
-            } catch (Throwable t) {
-                failure = t;
-            }
-            Throwable failed = batch.isEmpty() ? failure : null;
-            context.runOnContext(v -> {
-                if (failed != null) {
-                    ProblemWriter.write(rc, failed);
-                    return;
-                }
-                loaded.addAll(batch);
-                pump();
-            });
-        });
+    /** Worker thread: reads and verifies blocks [from, to]. */
+    private List<Loaded> load(long from, long to) {
+        List<Loaded> batch = new ArrayList<>((int) (to - from + 1));
+        for (long i = from; i <= to; i++) {
+            BlockDigest digest = content.digest(image, i);
+            batch.add(new Loaded(i, digest, content.sharedBytes(image, i, digest)));
+        }
+        return batch;
     }
 }
