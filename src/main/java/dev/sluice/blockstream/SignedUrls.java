@@ -29,6 +29,16 @@ public class SignedUrls {
     Optional<String> configuredKey;
 
     private volatile byte[] key;
+    /** A keyed MAC per thread: verification runs on event loops for every disk request, so no per-call setup. */
+    private final ThreadLocal<Mac> macs = ThreadLocal.withInitial(() -> {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key(), "HmacSHA256"));
+            return mac;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    });
 
     /** The grant a valid signature carries. */
     public record Grant(String tenantId, String imageId, String machineId, long expiresAt) {
@@ -83,13 +93,7 @@ public class SignedUrls {
     }
 
     private byte[] mac(String payload) {
-        try {
-            Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(key(), "HmacSHA256"));
-            return mac.doFinal(payload.getBytes(StandardCharsets.UTF_8));
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
+        return macs.get().doFinal(payload.getBytes(StandardCharsets.UTF_8));
     }
 
     /** May block on first use (database). */
