@@ -114,6 +114,9 @@ note_load() {
   echo "load before $1: $l; busy others: $(others)"
 }
 uri() { echo "nbd+unix:///?socket=$1"; }
+# cpu_secs PID: user+system CPU seconds the process has used so far (all its threads)
+cpu_secs() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 
 # ---------------------------------------------------------------------------------------------- header
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
@@ -147,6 +150,7 @@ mkdir -p "$WORK/data"
 SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=127.0.0.1 \
   java -jar target/quarkus-app/quarkus-run.jar >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
+CP_PID=$!
 log "started the control plane (pid $!) on $BASE"
 wait_http "$BASE/q/health/ready" "$!" "the control plane"
 
@@ -315,7 +319,9 @@ rm -rf "$WORK/cache-warm"
 note_load "2 cold agent"
 start_agent cold --prefetch off
 COLD_PID=$AGENT_PID
+c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$COLD_PID")
 COLD_S=$(copy_secs "$(uri "$WORK/cold.sock")")
+COLD_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$COLD_PID")") s"
 sleep 3   # status reads what is durable: the agent flushes its map and status file every 2 s
 COLD_STATUS=$(status_json cold 2>/dev/null | jq -c '{blocks, prefetch, fetched}' || echo '?')
 mkdir -p "$WORK/nbdkit-tmp"
@@ -325,7 +331,9 @@ TMPDIR="$WORK/nbdkit-tmp" nbdkit -f -U "$WORK/nbdkit.sock" --filter=cache curl "
 NBDKIT_PID=$!
 PIDS+=("$NBDKIT_PID")
 wait_sock "$WORK/nbdkit.sock" "$NBDKIT_PID" nbdkit
+n0=$(cpu_secs "$NBDKIT_PID")
 NBDKIT_S=$(copy_secs "$(uri "$WORK/nbdkit.sock")")
+NBDKIT_CPU=$(cpu_delta "$n0" "$(cpu_secs "$NBDKIT_PID")")
 COLD_BYTES=$(same_bytes "$(uri "$WORK/cold.sock")")
 log "cold agent: $COLD_S s, nbdkit $NBDKIT_S s; cold agent bytes afterwards: $COLD_BYTES; status $COLD_STATUS"
 row "2 cold nbdcopy whole disk, s (lower better)" "$COLD_S" "$NBDKIT_S" le 1.0
@@ -334,9 +342,11 @@ rm -rf "$WORK/cache-cold" "$WORK/nbdkit-tmp"
 
 # ---------------------------------------------------------------------------------------------- 3. full prefetch
 note_load "3 prefetch"
+c0=$(cpu_secs "$CP_PID")
 start_agent prefetch --prefetch-rate 0
 PF_PID=$AGENT_PID
 PF_T1=$(wait_complete prefetch "$PF_PID")
+PF_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta 0 "$(cpu_secs "$PF_PID")") s (incl. JVM start and status polls' own JVMs not counted)"
 PF_S=$(awk -v a="$AGENT_T0" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
 # the same end, measured from the agent's first log line (after JVM start and GET /api/v1/machines/{id})
 PF_FIRST=$(date -d "$(head -1 "$WORK/agent-prefetch.log" | cut -d' ' -f1)" +%s.%N 2>/dev/null || echo "$AGENT_T0")
@@ -403,8 +413,10 @@ printf '%-46s %12s %12s %7s %8s  %s\n' test "sluice agent" peer ratio goal mark
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4 the same agent, idle"
 echo "bytes read back = raw file: warm agent $WARM_BYTES, cold agent (after its copy) $COLD_BYTES, prefetched agent $PF_BYTES"
-echo "cold agent after its nbdcopy: $COLD_STATUS"
-echo "3: agent process start -> prefetch complete $PF_S s (from its first log line: $PF_S2 s = $(mibs_of_secs "$PF_S2") MiB/s); curl -o $CURL_S s"
+echo "2: cold agent after its nbdcopy: $COLD_STATUS"
+echo "2: CPU seconds during the cold copy: $COLD_CPU; nbdkit $NBDKIT_CPU s"
+echo "3: agent process start -> prefetch complete $PF_S s (from its first log line: $PF_S2 s = $(mibs_of_secs "$PF_S2") MiB/s); curl -o $CURL_S s
+3: CPU seconds during prefetch: $PF_CPU"
 echo "4: --prefetch-rate $RATE MiB/s; fio QD1 randread p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-busy.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-busy), idle $(fio_iops lat-idle); agent at the end of the busy run: $LAT_STATE"
 echo "4b: fio read the first $PFX_BYTES_READ bytes while $PFX_PRESENT blocks were present; at its end: $PFX_STATE; p50 µs $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx.json" 2>/dev/null || echo ?), IOPS $(fio_iops lat-pfx)"
 nerr=$(grep -c ' ERROR ' "$WORK/server.log" || true)
