@@ -10,6 +10,8 @@
 #      curl -o FILE of the raw file from nginx. Goal: ours >= 0.8x curl's MiB/s.
 #   4. fio 4 KiB randread QD1 clat p99 against a fresh agent while prefetch runs (--prefetch-rate throttled so that
 #      prefetch alone would last 2 x BENCH_DURATION), vs the same agent once prefetch is complete. Goal <= 2x.
+#   4b (informational) the same on another fresh agent, but fio reads only the prefix already prefetched (from the
+#      moment a quarter of the disk is present), so no read is a demand miss: what a running prefetch costs a read.
 #
 # Run from the repository root (needs java, mvn, curl, jq, nginx, fio with the nbd engine, qemu-nbd, nbdkit with
 # the curl plugin and cache filter, nbdcopy):
