@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# bench/agent.sh: the NBD agent (agent/, sluice-agent.jar) against its peers, in one run on one machine, on one
+# random (incompressible) raw image uploaded to the embedded control plane:
+#
+#   1. warm reads (every block in the agent's cache) vs qemu-nbd serving the raw file: fio (ioengine=nbd) 4 KiB
+#      randread QD1 and QD32 (IOPS), 1 MiB sequential read QD8 (MiB/s), nbdcopy to null: (MiB/s). Goal >= 0.8x.
+#   2. cold sequential read of an empty cache (fresh agent, --prefetch off): time of nbdcopy of the whole disk to
+#      null:, vs nbdkit curl (fresh --filter=cache) over nginx serving the raw file. Goal: ours <= 1.0x the time.
+#   3. full prefetch (fresh agent, --prefetch-rate 0, no reads): agent start -> every block present, vs
+#      curl -o FILE of the raw file from nginx. Goal: ours >= 0.8x curl's MiB/s.
+#   4. fio 4 KiB randread QD1 clat p99 against a fresh agent while prefetch runs (--prefetch-rate throttled so that
+#      prefetch alone would last 2 x BENCH_DURATION), vs the same agent once prefetch is complete. Goal <= 2x.
+#   4b (informational) the same on another fresh agent, but fio reads only the prefix already prefetched (from the
+#      moment a quarter of the disk is present), so no read is a demand miss: what a running prefetch costs a read.
+#
+# Run from the repository root (needs java, mvn, curl, jq, nginx, fio with the nbd engine, qemu-nbd, nbdkit with
+# the curl plugin and cache filter, nbdcopy):
+#   bench/agent.sh                                    # build both, 1 GiB image, 10 s per fio job (about 4-5 min)
+#   BENCH_IMAGE_MIB=128 BENCH_DURATION=3 bench/agent.sh   # quick run
+#   BENCH_SKIP_BUILD=1 bench/agent.sh                 # reuse target/quarkus-app (embedded) and agent/target/sluice-agent.jar
+#
+# Environment:
+#   BENCH_IMAGE_MIB    image size in MiB (default 1024)
+#   BENCH_DURATION     seconds per fio job (default 10)
+#   BENCH_SKIP_BUILD=1 reuse the builds as they are
+#   BENCH_KEEP=1       keep the work directory (logs, fio JSON) without the images
+#   BENCH_TMPDIR       where the work directory is created (default /tmp, or target/ if /tmp is a tmpfs)
+set -euo pipefail
+
+IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
+DURATION=${BENCH_DURATION:-10}
+DURATION=${DURATION%s}
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+for tool in java mvn curl jq nginx fio qemu-nbd nbdkit nbdcopy awk; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
+done
+[[ "$IMAGE_MIB" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_IMAGE_MIB must be a positive integer" >&2; exit 1; }
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_DURATION must be a positive integer" >&2; exit 1; }
+fio --enghelp=nbd 2>/dev/null | grep -q uri || { echo "bench: this fio has no nbd ioengine" >&2; exit 1; }
+SIZE=$((IMAGE_MIB * 1024 * 1024))
+
+TMPBASE=${BENCH_TMPDIR:-/tmp}
+if [[ -z "${BENCH_TMPDIR:-}" ]] && [[ "$(stat -f -c %T /tmp)" == tmpfs || "$(stat -f -c %T /tmp)" == ramfs ]]; then
+  mkdir -p "$REPO/target"; TMPBASE=$REPO/target
+fi
+WORK=$(mktemp -d "$TMPBASE/sluice-agentbench.XXXXXX")
+PIDS=()          # everything we started, stopped in reverse order by the trap
+TABLE_DONE=
+stop_pid() {
+  local pid=$1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if [[ $rc -ne 0 && -z "$TABLE_DONE" ]]; then
+    echo "bench: failed (exit $rc); logs:" >&2
+    for f in "$WORK"/server.log "$WORK"/agent-*.log; do
+      [[ -f "$f" ]] && { echo "--- tail $f" >&2; tail -20 "$f" >&2; }
+    done
+  fi
+  if [[ "${BENCH_KEEP:-}" == 1 ]]; then
+    rm -rf "$WORK/disk.raw" "$WORK/www" "$WORK"/cache-* "$WORK/curl.out" "$WORK"/nbdkit-tmp
+    echo "bench: kept $WORK (images and caches removed)" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench: $*" >&2; }
+now() { date +%s.%N; }
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  log "no free port found"; return 1
+}
+wait_http() {
+  local url=$1 pid=$2 what=$3
+  for _ in $(seq 1 120); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { log "$what exited before it answered"; return 1; }
+    sleep 0.5
+  done
+  log "$what did not answer 2xx at $url within 60 s"; return 1
+}
+wait_sock() {
+  local sock=$1 pid=$2 what=$3
+  for _ in $(seq 1 300); do
+    [[ -S "$sock" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || { log "$what exited before its socket appeared"; return 1; }
+    sleep 0.1
+  done
+  log "$what: no socket $sock within 30 s"; return 1
+}
+# the load, and the busiest processes that are not ours: other engineers' builds show up here
+others() {
+  local mine=" ${PIDS[*]} $$ "
+  ps -eo pid=,ppid=,pcpu=,comm= --sort=-pcpu | awk -v mine="$mine" \
+    'index(mine, " " $1 " ") == 0 && index(mine, " " $2 " ") == 0 && $3 >= 10 {printf "%s%s(pid %s, %s%%)", sep, $4, $1, $3; sep=", "}
+     END {if (!sep) printf "none"}'
+}
+LOADS=()
+note_load() {
+  local l; l=$(cut -d' ' -f1-3 /proc/loadavg)
+  LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
+  echo "load before $1: $l; busy others: $(others)"
+}
+uri() { echo "nbd+unix:///?socket=$1"; }
+# cpu_secs PID: user+system CPU seconds the process has used so far (all its threads)
+cpu_secs() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+
+# ---------------------------------------------------------------------------------------------- header
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo '+dirty' || true)
+HEADER="bench/agent.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $COMMIT$DIRTY  nproc $(nproc)  $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)  loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)
+$(java -version 2>&1 | head -1); $(fio --version); $(qemu-nbd --version | head -1); nbdkit $(nbdkit --version | awk '{print $2}'); $(nbdcopy --version 2>&1 | head -1); $(nginx -v 2>&1 | sed 's/^nginx version: //') (1 worker, sendfile)
+image ${IMAGE_MIB} MiB from /dev/urandom; fio jobs ${DURATION} s; work dir $WORK ($(df --output=source,fstype "$WORK" | tail -1 | tr -s ' '))"
+echo "$HEADER"
+
+# ---------------------------------------------------------------------------------------------- build
+if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
+  log "building the embedded control plane and the agent"
+  mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
+    || { tail -50 "$WORK/build.log" >&2; log "control plane build failed"; exit 1; }
+  mvn -B -q -f agent/pom.xml package -DskipTests >>"$WORK/build.log" 2>&1 \
+    || { tail -50 "$WORK/build.log" >&2; log "agent build failed"; exit 1; }
+fi
+AGENT_JAR=$REPO/agent/target/sluice-agent.jar
+[[ -f target/quarkus-app/quarkus-run.jar ]] || { log "target/quarkus-app/quarkus-run.jar missing"; exit 1; }
+[[ -f "$AGENT_JAR" ]] || { log "$AGENT_JAR missing"; exit 1; }
+
+log "writing ${IMAGE_MIB} MiB of /dev/urandom to $WORK/disk.raw"
+head -c "$SIZE" /dev/urandom >"$WORK/disk.raw"
+sync "$WORK/disk.raw"
+
+# ---------------------------------------------------------------------------------------------- control plane, nginx
+PORT=$(free_port)
+ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+BASE=http://127.0.0.1:$PORT
+mkdir -p "$WORK/data"
+SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=127.0.0.1 \
+  java -jar target/quarkus-app/quarkus-run.jar >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+CP_PID=$!
+log "started the control plane (pid $!) on $BASE"
+wait_http "$BASE/q/health/ready" "$!" "the control plane"
+
+mkdir -p "$WORK/www" "$WORK/nginx/tmp"
+ln "$WORK/disk.raw" "$WORK/www/disk.raw"
+NPORT=$(free_port)
+NGINX_USER=
+if [[ $EUID -eq 0 ]]; then NGINX_USER="user root root;"; fi
+cat >"$WORK/nginx/nginx.conf" <<EOF
+$NGINX_USER
+daemon off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$NPORT;
+    root $WORK/www;
+  }
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx/stdout.log" 2>&1 &
+PIDS+=($!)
+NGINX_URL=http://127.0.0.1:$NPORT/disk.raw
+wait_http "$NGINX_URL" "$!" nginx 2>/dev/null || { cat "$WORK/nginx/error.log" >&2; exit 1; }
+log "started nginx (pid $!) on $NGINX_URL"
+
+api() {
+  local code
+  code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
+        -H 'Content-Type: application/json' ${4:+--data "$4"})
+  if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
+  cat "$WORK/body"
+}
+SUFFIX=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"agentbench-$SUFFIX\"}" | jq -r .id)
+MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-member"}' | jq -r .secret)
+IMAGE=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"agentbench-$SUFFIX\",\"sizeBytes\":$SIZE}" | jq -r .id)
+log "uploading the image ($IMAGE)"
+up=$(curl -sS -o "$WORK/upload.json" -w '%{http_code}' -T "$WORK/disk.raw" -H 'Expect:' \
+     -H "Authorization: Bearer $MEMBER" -H 'Content-Type: application/octet-stream' "$BASE/api/v1/images/$IMAGE/content")
+[[ "$up" == 2* && "$(jq -r '.state // empty' "$WORK/upload.json")" == available ]] \
+  || { log "upload answered $up: $(head -c 2000 "$WORK/upload.json")"; exit 1; }
+
+# new_machine NAME: a machine on the image and its credential; prints "ID SECRET"
+new_machine() {
+  local id secret
+  id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$1-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
+  secret=$(api POST "/api/v1/machines/$id/credentials" "$MEMBER" "{\"name\":\"$1\"}" | jq -r .secret)
+  echo "$id $secret"
+}
+# start_agent NAME [agent options...]: a fresh machine, cache dir $WORK/cache-NAME, socket $WORK/NAME.sock,
+# log $WORK/agent-NAME.log; sets AGENT_PID and AGENT_T0 (epoch seconds just before the JVM starts)
+start_agent() {
+  local name=$1 id secret
+  shift
+  read -r id secret <<<"$(new_machine "$name")"
+  rm -rf "$WORK/cache-$name"
+  AGENT_T0=$(now)
+  SLUICE_TOKEN="$secret" java -jar "$AGENT_JAR" run --control-plane "$BASE" --machine "$id" \
+    --cache-dir "$WORK/cache-$name" --nbd-unix "$WORK/$name.sock" "$@" >"$WORK/agent-$name.log" 2>&1 &
+  AGENT_PID=$!
+  PIDS+=("$AGENT_PID")
+  log "agent $name (pid $AGENT_PID, machine $id): $*"
+  wait_sock "$WORK/$name.sock" "$AGENT_PID" "agent $name"
+}
+status_json() { java -jar "$AGENT_JAR" status --cache-dir "$WORK/cache-$1" --json; }
+# wait_complete NAME PID: until `status --json` says every block is present (polls every 2 s: the agent writes its
+# status file every 2 s); prints the epoch second of the agent's "prefetch complete" log line (or of the poll)
+wait_complete() {
+  local name=$1 pid=$2 s line
+  for _ in $(seq 1 3600); do
+    kill -0 "$pid" 2>/dev/null || { log "agent $name exited during prefetch"; return 1; }
+    s=$(status_json "$name" 2>/dev/null || true)
+    if [[ -n "$s" && "$(jq -r '.blocks.present == .blocks.total' <<<"$s")" == true ]]; then
+      echo "$s" >"$WORK/status-$name.json"
+      line=$(grep -m1 'prefetch complete' "$WORK/agent-$name.log" || true)
+      if [[ -n "$line" ]]; then date -d "${line%% *}" +%s.%N; else now; fi
+      return 0
+    fi
+    sleep 2
+  done
+  log "agent $name: prefetch not complete after 2 h"; return 1
+}
+
+# fio_run NAME URI RW BS QD: JSON into $WORK/fio-NAME.json
+fio_run() {
+  fio --name="$1" --ioengine=nbd --uri="$2" --size="$SIZE" --time_based --runtime="$DURATION" --rw="$3" --bs="$4" \
+      --iodepth="$5" --numjobs=1 --randrepeat=1 --output-format=json >"$WORK/fio-$1.out" 2>"$WORK/fio-$1.err" \
+    || { cat "$WORK/fio-$1.out" "$WORK/fio-$1.err" >&2; log "fio $1 failed"; return 0; }
+  # fio's nbd engine prints "fio: connected to NBD server" on stdout before the JSON
+  sed -n '/^{/,$p' "$WORK/fio-$1.out" >"$WORK/fio-$1.json"
+  local errs; errs=$(jq '.jobs[0].error' "$WORK/fio-$1.json" 2>/dev/null || echo '?')
+  [[ "$errs" == 0 ]] || { log "fio $1: error $errs"; rm -f "$WORK/fio-$1.json"; }
+}
+fio_iops() { [[ -f "$WORK/fio-$1.json" ]] && jq -r '.jobs[0].read.iops | . * 10 | round / 10' "$WORK/fio-$1.json" || echo FAIL; }
+fio_mibs() { [[ -f "$WORK/fio-$1.json" ]] && jq -r '.jobs[0].read.bw_bytes / 1048576 | . * 10 | round / 10' "$WORK/fio-$1.json" || echo FAIL; }
+fio_p99() { [[ -f "$WORK/fio-$1.json" ]] && jq -r '.jobs[0].read.clat_ns.percentile["99.000000"] / 1000 | round' "$WORK/fio-$1.json" || echo FAIL; }
+# copy_secs URI: seconds nbdcopy takes to read the whole disk to null:, or FAIL
+copy_secs() {
+  local t0 t1
+  t0=$(now)
+  nbdcopy "$1" null: 2>"$WORK/nbdcopy.err" || { cat "$WORK/nbdcopy.err" >&2; log "nbdcopy $1 failed"; echo FAIL; return; }
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}'
+}
+mibs_of_secs() { [[ "$1" == FAIL ]] && echo FAIL || awk -v s="$1" -v m="$IMAGE_MIB" 'BEGIN {printf "%.1f", m / s}'; }
+# same_bytes URI: "ok" if the export reads back as the raw file
+same_bytes() {
+  if nbdcopy "$1" - 2>/dev/null | cmp -s - "$WORK/disk.raw"; then echo ok; else echo WRONG; fi
+}
+
+ROWS=()
+# row TEST OURS PEER GOAL_KIND GOAL: GOAL_KIND ge (ratio ours/peer >= GOAL) or le (ratio <= GOAL)
+row() {
+  local test=$1 s=$2 p=$3 kind=$4 goal=$5 ratio mark g
+  [[ $kind == ge ]] && g=">= $goal" || g="<= $goal"
+  if [[ "$s" == FAIL || "$p" == FAIL || -z "$s" || -z "$p" ]]; then ratio=-; mark=FAIL
+  else
+    ratio=$(awk -v a="$s" -v b="$p" 'BEGIN {printf "%.2f", a / b}')
+    mark=$(awk -v r="$ratio" -v g="$goal" -v k="$kind" 'BEGIN {print ((k == "ge" ? r >= g : r <= g) ? "PASS" : "MISS")}')
+  fi
+  ROWS+=("$(printf '%-46s %12s %12s %7s %8s  %s' "$test" "$s" "$p" "$ratio" "$g" "$mark")")
+}
+
+# ---------------------------------------------------------------------------------------------- 1. warm reads
+note_load "1 (warm agent prefetch, unlimited rate)"
+start_agent warm --prefetch-rate 0
+WARM_PID=$AGENT_PID
+wait_complete warm "$WARM_PID" >/dev/null
+qemu-nbd -f raw -t -k "$WORK/qemu.sock" -e 8 "$WORK/disk.raw" >"$WORK/qemu-nbd.log" 2>&1 &
+QEMU_PID=$!
+PIDS+=("$QEMU_PID")
+wait_sock "$WORK/qemu.sock" "$QEMU_PID" qemu-nbd
+WARM_BYTES=$(same_bytes "$(uri "$WORK/warm.sock")")
+log "warm agent: bytes $WARM_BYTES"
+for spec in "r4k1 randread 4k 1" "r4k32 randread 4k 32" "seq1m read 1m 8"; do
+  read -r tag rw bs qd <<<"$spec"
+  for who in warm qemu; do
+    note_load "1 fio $tag $who"
+    fio_run "$tag-$who" "$(uri "$WORK/$who.sock")" "$rw" "$bs" "$qd"
+  done
+done
+note_load "1 nbdcopy warm"
+COPY_WARM=$(mibs_of_secs "$(copy_secs "$(uri "$WORK/warm.sock")")")
+note_load "1 nbdcopy qemu"
+COPY_QEMU=$(mibs_of_secs "$(copy_secs "$(uri "$WORK/qemu.sock")")")
+row "1 warm 4 KiB randread QD1, IOPS" "$(fio_iops r4k1-warm)" "$(fio_iops r4k1-qemu)" ge 0.8
+row "1 warm 4 KiB randread QD32, IOPS" "$(fio_iops r4k32-warm)" "$(fio_iops r4k32-qemu)" ge 0.8
+row "1 warm 1 MiB seq read QD8, MiB/s" "$(fio_mibs seq1m-warm)" "$(fio_mibs seq1m-qemu)" ge 0.8
+row "1 warm nbdcopy to null:, MiB/s" "$COPY_WARM" "$COPY_QEMU" ge 0.8
+stop_pid "$WARM_PID"; stop_pid "$QEMU_PID"
+rm -rf "$WORK/cache-warm"
+
+# ---------------------------------------------------------------------------------------------- 2. cold reads
+note_load "2 cold agent"
+start_agent cold --prefetch off
+COLD_PID=$AGENT_PID
+c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$COLD_PID")
+COLD_S=$(copy_secs "$(uri "$WORK/cold.sock")")
+COLD_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$COLD_PID")") s"
+sleep 3   # status reads what is durable: the agent flushes its map and status file every 2 s
+COLD_STATUS=$(status_json cold 2>/dev/null | jq -c '{blocks, prefetch, fetched}' || echo '?')
+mkdir -p "$WORK/nbdkit-tmp"
+note_load "2 cold nbdkit"
+TMPDIR="$WORK/nbdkit-tmp" nbdkit -f -U "$WORK/nbdkit.sock" --filter=cache curl "url=$NGINX_URL" \
+  >"$WORK/nbdkit.log" 2>&1 &
+NBDKIT_PID=$!
+PIDS+=("$NBDKIT_PID")
+wait_sock "$WORK/nbdkit.sock" "$NBDKIT_PID" nbdkit
+n0=$(cpu_secs "$NBDKIT_PID")
+NBDKIT_S=$(copy_secs "$(uri "$WORK/nbdkit.sock")")
+NBDKIT_CPU=$(cpu_delta "$n0" "$(cpu_secs "$NBDKIT_PID")")
+COLD_BYTES=$(same_bytes "$(uri "$WORK/cold.sock")")
+log "cold agent: $COLD_S s, nbdkit $NBDKIT_S s; cold agent bytes afterwards: $COLD_BYTES; status $COLD_STATUS"
+row "2 cold nbdcopy whole disk, s (lower better)" "$COLD_S" "$NBDKIT_S" le 1.0
+stop_pid "$NBDKIT_PID"; stop_pid "$COLD_PID"
+rm -rf "$WORK/cache-cold" "$WORK/nbdkit-tmp"
+
+# ---------------------------------------------------------------------------------------------- 3. full prefetch
+note_load "3 prefetch"
+c0=$(cpu_secs "$CP_PID")
+start_agent prefetch --prefetch-rate 0
+PF_PID=$AGENT_PID
+PF_T1=$(wait_complete prefetch "$PF_PID")
+PF_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta 0 "$(cpu_secs "$PF_PID")") s since its start (JVM start included; the status polls run in JVMs of their own, not counted)"
+PF_S=$(awk -v a="$AGENT_T0" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
+# the same end, measured from the agent's first log line (after JVM start and GET /api/v1/machines/{id})
+PF_FIRST=$(date -d "$(head -1 "$WORK/agent-prefetch.log" | cut -d' ' -f1)" +%s.%N 2>/dev/null || echo "$AGENT_T0")
+PF_S2=$(awk -v a="$PF_FIRST" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
+PF_BYTES=$(same_bytes "$(uri "$WORK/prefetch.sock")")
+stop_pid "$PF_PID"
+rm -rf "$WORK/cache-prefetch"
+note_load "3 curl"
+CURL_S=$(curl -sS -o "$WORK/curl.out" -w '%{time_total}' "$NGINX_URL")
+cmp -s "$WORK/curl.out" "$WORK/disk.raw" || { log "curl download differs from the raw file"; CURL_S=FAIL; }
+rm -f "$WORK/curl.out"
+log "prefetch: $PF_S s (agent start to every block present, bytes $PF_BYTES); curl -o: $CURL_S s"
+row "3 full prefetch vs curl -o, MiB/s" "$(mibs_of_secs "$PF_S")" "$(mibs_of_secs "$CURL_S")" ge 0.8
+
+# ---------------------------------------------------------------------------------------------- 4. p99 under prefetch
+RATE=$(awk -v m="$IMAGE_MIB" -v d="$DURATION" 'BEGIN {r = int(m / (2 * d)); print (r < 1 ? 1 : r)}')
+note_load "4 latency during prefetch"
+start_agent lat --prefetch-rate "$RATE"
+LAT_PID=$AGENT_PID
+fio_run lat-busy "$(uri "$WORK/lat.sock")" randread 4k 1
+LAT_STATE=$(status_json lat 2>/dev/null | jq -r '"\(.prefetch), \(.blocks.present)/\(.blocks.total) present"' || echo '?')
+log "after the fio run during prefetch: $LAT_STATE"
+wait_complete lat "$LAT_PID" >/dev/null
+# 4b (informational): the same throttle on another fresh agent, but fio reads only the prefix prefetch has already
+# made present, once a quarter of the disk is (prefetch walks the disk sequentially when nothing else is read), so no read is a demand miss and the
+# p99 shows what the running prefetch alone costs a guest read
+note_load "4b latency during prefetch, present prefix only"
+start_agent pfx --prefetch-rate "$RATE"
+PFX_PID=$AGENT_PID
+PFX_BYTES_READ=0
+PFX_FETCHED=?
+for _ in $(seq 1 $((DURATION * 4 + 60))); do
+  st=$(status_json pfx 2>/dev/null || true)
+  [[ -n "$st" ]] || { sleep 0.5; continue; }
+  p=$(jq -r '.blocks.present' <<<"$st")
+  bsz=$(jq -r '.blockSize' <<<"$st")
+  if (( p * 4 >= SIZE / bsz )); then PFX_BYTES_READ=$(( (p - 1) * bsz / 4096 * 4096 )); break; fi
+  sleep 0.5
+done
+if (( PFX_BYTES_READ > 0 )); then
+  PFX_PRESENT=$p
+  fio --name=pfx --ioengine=nbd --uri="$(uri "$WORK/pfx.sock")" --size="$PFX_BYTES_READ" --time_based \
+      --runtime="$DURATION" --rw=randread --bs=4k --iodepth=1 --numjobs=1 --randrepeat=1 --output-format=json \
+      >"$WORK/fio-lat-pfx.out" 2>"$WORK/fio-lat-pfx.err" || log "fio lat-pfx failed"
+  sed -n '/^{/,$p' "$WORK/fio-lat-pfx.out" >"$WORK/fio-lat-pfx.json"
+  PFX_STATE=$(status_json pfx 2>/dev/null | jq -r '"\(.prefetch), \(.blocks.present)/\(.blocks.total) present"' || echo '?')
+  PFX_FETCHED=$(status_json pfx 2>/dev/null | jq -r '.fetched.blocks' || echo '?')
+else
+  log "4b: prefetch did not reach a quarter of the disk in time"; PFX_PRESENT=?; PFX_STATE=?
+fi
+stop_pid "$PFX_PID"
+rm -rf "$WORK/cache-pfx"
+note_load "4 latency idle"
+fio_run lat-idle "$(uri "$WORK/lat.sock")" randread 4k 1
+row "4 4k QD1 clat p99 µs, prefetch vs idle" "$(fio_p99 lat-busy)" "$(fio_p99 lat-idle)" le 2.0
+row "4b same, reads of present prefix only (info)" "$(fio_p99 lat-pfx)" "$(fio_p99 lat-idle)" le 2.0
+stop_pid "$LAT_PID"
+
+# ---------------------------------------------------------------------------------------------- table
+echo
+echo "$HEADER"
+echo "load1 before each test: ${LOADS[*]}"
+printf '%-46s %12s %12s %7s %8s  %s\n' test "sluice agent" peer ratio goal mark
+for r in "${ROWS[@]}"; do echo "$r"; done
+echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4 the same agent, idle"
+echo "bytes read back = raw file: warm agent $WARM_BYTES, cold agent (after its copy) $COLD_BYTES, prefetched agent $PF_BYTES"
+echo "2: cold agent after its nbdcopy: $COLD_STATUS"
+echo "2: CPU seconds during the cold copy: $COLD_CPU; nbdkit $NBDKIT_CPU s"
+echo "3: agent process start -> prefetch complete $PF_S s (from its first log line: $PF_S2 s = $(mibs_of_secs "$PF_S2") MiB/s); curl -o $CURL_S s
+3: CPU seconds during prefetch: $PF_CPU"
+echo "4: --prefetch-rate $RATE MiB/s; fio QD1 randread p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-busy.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-busy), idle $(fio_iops lat-idle); agent at the end of the busy run: $LAT_STATE"
+echo "4b: fio read the first $PFX_BYTES_READ bytes while $PFX_PRESENT blocks were present; at its end: $PFX_STATE; p50 µs $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx.json" 2>/dev/null || echo ?), IOPS $(fio_iops lat-pfx)"
+nerr=$(grep -c ' ERROR ' "$WORK/server.log" || true)
+echo "server log: $(wc -l <"$WORK/server.log") lines, $nerr ERROR; agent logs: $(cat "$WORK"/agent-*.log | grep -ciE 'error|exception|fail' || true) lines with error/exception/fail"
+TABLE_DONE=1
+if printf '%s\n' "${ROWS[@]}" | grep -q ' FAIL$' || [[ "$WARM_BYTES$COLD_BYTES$PF_BYTES" != okokok ]]; then
+  echo "FAILED"; exit 1
+fi
