@@ -174,6 +174,12 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response unexpected(Throwable e, UriInfo uri) {
+        if (clientWentAway(e)) {
+            // The client closed the connection mid-request (e.g. an agent stopping): nobody reads this answer,
+            // and it is not a server fault worth an incident.
+            LOG.debugf("client closed the connection during %s", uri == null ? "a request" : uri.getPath());
+            return render(ProblemType.MALFORMED_REQUEST, "the connection closed before the request was complete", List.of(), uri);
+        }
         Throwable cause = e;
         while (cause.getCause() != null && cause.getCause() != cause) {
             cause = cause.getCause();
@@ -182,6 +188,18 @@ public class ProblemMappers {
             }
         }
         return internal(e, uri);
+    }
+
+    private static boolean clientWentAway(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof io.vertx.core.http.HttpClosedException || t instanceof io.vertx.core.VertxException && "Connection was closed".equals(t.getMessage())) {
+                return true;
+            }
+            if (t == t.getCause()) {
+                break;
+            }
+        }
+        return false;
     }
 
     private Response internal(Throwable e, UriInfo uri) {
