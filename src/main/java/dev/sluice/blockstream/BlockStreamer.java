@@ -29,6 +29,8 @@ import java.util.concurrent.Executor;
  */
 final class BlockStreamer {
     static final int BATCH_BYTES = 256 << 10;
+    /** Blocks available at once are sent in one write of up to this many bytes (fewer syscalls and flushes). */
+    static final int WRITE_BYTES = 512 << 10;
     static final int MAX_BATCHES = 4;
 
     /** Encodes one block (its bytes may be a shared buffer longer than the block) as the bytes to send. */
@@ -74,10 +76,16 @@ final class BlockStreamer {
 
     private void pump() {
         HttpServerResponse response = rc.response();
+        java.util.List<io.netty.buffer.ByteBuf> pending = new java.util.ArrayList<>();
+        int pendingBytes = 0;
         try {
             while (next <= last) {
                 if (response.closed()) {
                     return;
+                }
+                if (pendingBytes >= WRITE_BYTES) {
+                    flush(response, pending);
+                    pendingBytes = 0;
                 }
                 if (response.writeQueueFull()) {
                     response.drainHandler(v -> {
@@ -94,10 +102,14 @@ final class BlockStreamer {
                     }
                 }
                 if (block != null) {
-                    response.write(encoder.encode(block.index(), block.digest(), block.bytes()));
+                    Buffer encoded = encoder.encode(block.index(), block.digest(), block.bytes());
+                    pending.add(encoded.getByteBuf());
+                    pendingBytes += encoded.length();
                     next++;
                     continue;
                 }
+                flush(response, pending);
+                pendingBytes = 0;
                 while (loading.size() < MAX_BATCHES && nextToLoad <= last) {
                     long from = nextToLoad;
                     long to = Math.min(last, from + blocksPerBatch - 1);
@@ -106,16 +118,28 @@ final class BlockStreamer {
                 }
                 CompletableFuture<List<Loaded>> head = loading.peek();
                 if (!head.isDone()) {
+                    flush(response, pending);
                     head.whenComplete((r, t) -> context.runOnContext(v -> pump()));
                     return;
                 }
                 loading.poll();
                 ready.addAll(head.join());
             }
-            response.end();
+            if (pending.isEmpty()) {
+                response.end();
+            } else {
+                response.end(Buffer.buffer(io.netty.buffer.Unpooled.wrappedBuffer(pending.toArray(new io.netty.buffer.ByteBuf[0]))));
+            }
         } catch (RuntimeException e) {
             Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
             ProblemWriter.write(rc, cause);
+        }
+    }
+
+    private static void flush(HttpServerResponse response, java.util.List<io.netty.buffer.ByteBuf> pending) {
+        if (!pending.isEmpty()) {
+            response.write(Buffer.buffer(io.netty.buffer.Unpooled.wrappedBuffer(pending.toArray(new io.netty.buffer.ByteBuf[0]))));
+            pending.clear();
         }
     }
 

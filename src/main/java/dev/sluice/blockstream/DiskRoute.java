@@ -29,6 +29,23 @@ public class DiskRoute {
     @Inject
     BlockReadPool readPool;
 
+    /**
+     * Signed-URL reads (iPXE, qemu, benchmarks) skip the framework's route chain: they need no session, request
+     * context or lazy authentication, only the signature check, which is pure computation. Requests without a
+     * signature fall through to {@link #readImageDisk} and its bearer authentication.
+     */
+    void signedReads(@jakarta.enterprise.event.Observes io.vertx.ext.web.Router router) {
+        io.vertx.core.Handler<RoutingContext> signed = rc -> {
+            if (rc.request().getParam("sig") == null) {
+                rc.next();
+                return;
+            }
+            access.resolve(rc, true, image -> serve(rc, image));
+        };
+        router.get("/api/v1/images/:id/disk").order(Integer.MIN_VALUE + 2).handler(signed);
+        router.head("/api/v1/images/:id/disk").order(Integer.MIN_VALUE + 2).handler(signed);
+    }
+
     @Route(path = "/api/v1/images/:id/disk", methods = {Route.HttpMethod.GET, Route.HttpMethod.HEAD}, type = Route.HandlerType.NORMAL)
     void readImageDisk(RoutingContext rc) {
         access.resolve(rc, true, image -> serve(rc, image));
