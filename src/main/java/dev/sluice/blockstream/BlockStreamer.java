@@ -30,7 +30,7 @@ import java.util.concurrent.Executor;
 final class BlockStreamer {
     static final int BATCH_BYTES = 256 << 10;
     /** Blocks available at once are sent in one write of up to this many bytes (fewer syscalls and flushes). */
-    static final int WRITE_BYTES = 512 << 10;
+    static final int WRITE_BYTES = 1 << 20;
     static final int MAX_BATCHES = 4;
 
     /** Encodes one block (its bytes may be a shared buffer longer than the block) as the bytes to send. */

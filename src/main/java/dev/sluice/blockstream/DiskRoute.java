@@ -20,6 +20,16 @@ import jakarta.inject.Inject;
  */
 @ApplicationScoped
 public class DiskRoute {
+    // Pre-encoded header names and values: this route answers tens of thousands of small range reads a second.
+    private static final CharSequence ACCEPT_RANGES = io.vertx.core.http.HttpHeaders.createOptimized("Accept-Ranges");
+    private static final CharSequence BYTES = io.vertx.core.http.HttpHeaders.createOptimized("bytes");
+    private static final CharSequence ETAG = io.vertx.core.http.HttpHeaders.createOptimized("ETag");
+    private static final CharSequence CACHE_CONTROL = io.vertx.core.http.HttpHeaders.createOptimized("Cache-Control");
+    private static final CharSequence PRIVATE = io.vertx.core.http.HttpHeaders.createOptimized("private, max-age=0");
+    private static final CharSequence CONTENT_TYPE = io.vertx.core.http.HttpHeaders.createOptimized("Content-Type");
+    private static final CharSequence OCTET_STREAM = io.vertx.core.http.HttpHeaders.createOptimized("application/octet-stream");
+    private static final CharSequence CONTENT_LENGTH = io.vertx.core.http.HttpHeaders.createOptimized("Content-Length");
+
     @Inject
     ImageAccess access;
     @Inject
@@ -54,8 +64,7 @@ public class DiskRoute {
     private void serve(RoutingContext rc, ServedImage image) {
         HttpServerResponse response = rc.response();
         long size = image.sizeBytes();
-        response.putHeader("Accept-Ranges", "bytes").putHeader("ETag", image.etag())
-                .putHeader("Cache-Control", "private, max-age=0");
+        response.putHeader(ACCEPT_RANGES, BYTES).putHeader(ETAG, image.etag()).putHeader(CACHE_CONTROL, PRIVATE);
         String rangeHeader = rc.request().getHeader("Range");
         String ifRange = rc.request().getHeader("If-Range");
         if (ifRange != null && !ifRange.trim().equals(image.etag())) {
@@ -77,7 +86,7 @@ public class DiskRoute {
             last = size - 1;
             response.setStatusCode(200);
         }
-        response.putHeader("Content-Type", "application/octet-stream").putHeader("Content-Length", Long.toString(last - first + 1));
+        response.putHeader(CONTENT_TYPE, OCTET_STREAM).putHeader(CONTENT_LENGTH, Long.toString(last - first + 1));
         if (rc.request().method() == HttpMethod.HEAD || size == 0) {
             response.end();
             return;

@@ -25,7 +25,7 @@ public class ImageContent {
     private static final long IMAGE_CACHE_MILLIS = 10_000;
     private static final byte[] ZEROS = new byte[4 << 20];
 
-    private record Cached0(ServedImage image, long loadedAt) {
+    private record CachedImage(ServedImage image, long loadedAt) {
     }
 
     @Inject
@@ -33,11 +33,11 @@ public class ImageContent {
     @Inject
     ManifestReader manifests;
 
-    private final WeightedLru<String, Cached0> images = new WeightedLru<>(4096, c -> 1);
+    private final WeightedLru<String, CachedImage> images = new WeightedLru<>(4096, c -> 1);
 
     /** The image if it exists, is AVAILABLE and belongs to {@code tenantId} (null: any tenant, for signed URLs). */
     public ServedImage image(String tenantId, String imageId) {
-        Cached0 c = images.get(imageId);
+        CachedImage c = images.get(imageId);
         if (c == null || System.currentTimeMillis() - c.loadedAt() > IMAGE_CACHE_MILLIS) {
             Image image = QuarkusTransaction.requiringNew().call(() -> Image.<Image>findById(imageId));
             if (image == null) {
@@ -51,7 +51,7 @@ public class ImageContent {
             }
             ServedImage served = new ServedImage(image.id, image.tenantId, image.sizeBytes, image.blockSize,
                     manifests.manifest(image.tenantId, BlockDigest.fromHex(image.manifestDigest)));
-            c = new Cached0(served, System.currentTimeMillis());
+            c = new CachedImage(served, System.currentTimeMillis());
             images.put(imageId, c);
         }
         if (tenantId != null && !tenantId.equals(c.image().tenantId())) {
@@ -98,7 +98,7 @@ public class ImageContent {
 
     /** The served image if cached and fresh, else null. Never blocks. */
     public ServedImage cachedImage(String imageId) {
-        Cached0 c = images.get(imageId);
+        CachedImage c = images.get(imageId);
         return c == null || System.currentTimeMillis() - c.loadedAt() > IMAGE_CACHE_MILLIS ? null : c.image();
     }
 

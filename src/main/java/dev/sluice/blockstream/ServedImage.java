@@ -3,7 +3,11 @@ package dev.sluice.blockstream;
 import dev.sluice.manifest.ImageManifest;
 
 /** What the data plane needs of an AVAILABLE image: immutable, so it may be cached. */
-public record ServedImage(String id, String tenantId, long sizeBytes, int blockSize, ImageManifest manifest) {
+public record ServedImage(String id, String tenantId, long sizeBytes, int blockSize, ImageManifest manifest, String etag) {
+
+    public ServedImage(String id, String tenantId, long sizeBytes, int blockSize, ImageManifest manifest) {
+        this(id, tenantId, sizeBytes, blockSize, manifest, "\"" + manifest.digest().hex() + "\"");
+    }
 
     public long blockCount() {
         return manifest.blockCount();
@@ -13,8 +17,5 @@ public record ServedImage(String id, String tenantId, long sizeBytes, int blockS
         return (int) Math.min(blockSize, sizeBytes - index * blockSize);
     }
 
-    /** A strong validator for the disk representation: the manifest digest names the exact content. */
-    public String etag() {
-        return "\"" + manifest.digest().hex() + "\"";
-    }
+    /** etag: a strong validator for the disk representation (the manifest digest names the exact content). */
 }
