@@ -52,8 +52,8 @@ public class DiskRoute {
             }
             access.resolve(rc, true, image -> serve(rc, image));
         };
-        router.get("/api/v1/images/:id/disk").order(Integer.MIN_VALUE + 2).handler(signed);
-        router.head("/api/v1/images/:id/disk").order(Integer.MIN_VALUE + 2).handler(signed);
+        router.get("/api/v1/images/:id/disk").order(Integer.MIN_VALUE).handler(signed);
+        router.head("/api/v1/images/:id/disk").order(Integer.MIN_VALUE).handler(signed);
     }
 
     @Route(path = "/api/v1/images/:id/disk", methods = {Route.HttpMethod.GET, Route.HttpMethod.HEAD}, type = Route.HandlerType.NORMAL)
