@@ -23,13 +23,6 @@ public class BlockRoutes {
     static final long MAX_RUN_BYTES = 64L << 20;
     static final int MAX_MANIFEST_ENTRIES = 1 << 20;
     static final int FRAME_HEADER = 45;
-    private static final ThreadLocal<java.security.MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-        try {
-            return java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    });
     private final java.util.concurrent.ConcurrentHashMap<Integer, byte[]> zeroDigests = new java.util.concurrent.ConcurrentHashMap<>();
 
     @Inject
@@ -136,11 +129,7 @@ public class BlockRoutes {
         if (digest != null) {
             return digest.toBytes();
         }
-        return zeroDigests.computeIfAbsent(length, n -> {
-            java.security.MessageDigest sha = SHA256.get();
-            sha.reset();
-            return sha.digest(new byte[n]);
-        });
+        return zeroDigests.computeIfAbsent(length, n -> BlockDigest.of(new byte[n]).toBytes());
     }
 
     private static long parse(String raw, String name, long min, long max) {

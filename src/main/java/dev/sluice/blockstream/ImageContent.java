@@ -3,6 +3,7 @@ package dev.sluice.blockstream;
 import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.blockstore.BlockStore;
 import dev.sluice.blockstore.CachingBlockStore;
+import dev.sluice.blockstore.ZeroBlocks;
 import dev.sluice.image.Image;
 import dev.sluice.image.ImageState;
 import dev.sluice.machine.Machine;
@@ -23,7 +24,6 @@ import java.util.Optional;
 public class ImageContent {
     /** How long a replica may keep serving an image after it was deleted elsewhere. */
     private static final long IMAGE_CACHE_MILLIS = 10_000;
-    private static final byte[] ZEROS = new byte[4 << 20];
 
     private record CachedImage(ServedImage image, long loadedAt) {
     }
@@ -87,7 +87,7 @@ public class ImageContent {
             return null;
         }
         if (entry.digest() == null) {
-            return new Cached(null, ZEROS);
+            return new Cached(null, ZeroBlocks.ZEROS);
         }
         if (!(store instanceof CachingBlockStore caching)) {
             return null;
@@ -113,7 +113,7 @@ public class ImageContent {
      */
     public byte[] sharedBytes(ServedImage image, long index, BlockDigest digest) {
         if (digest == null) {
-            return ZEROS;
+            return ZeroBlocks.ZEROS;
         }
         Optional<byte[]> bytes = store instanceof CachingBlockStore caching
                 ? caching.getShared(image.tenantId(), digest)

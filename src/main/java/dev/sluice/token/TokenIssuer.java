@@ -48,7 +48,7 @@ public class TokenIssuer {
     private static RestResponse<CreatedToken> created(TokenService.Issued issued) {
         return RestResponse.ResponseBuilder.<CreatedToken>created(URI.create("/api/v1/tokens/" + issued.token().id))
                 .entity(new CreatedToken(TokenView.of(issued.token()), issued.secret()))
-                .header(HttpHeaders.ETAG, "\"" + issued.token().version + "\"")
+                .header(HttpHeaders.ETAG, dev.sluice.platform.api.EntityTag.of(issued.token().version))
                 .build();
     }
 }

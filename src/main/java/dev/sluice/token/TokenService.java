@@ -51,7 +51,7 @@ public class TokenService {
         if (expiresAt != null && !expiresAt.isAfter(Instant.now())) {
             throw ApiException.field(ProblemType.VALIDATION, "expiresAt", "must be in the future");
         }
-        String secret = SECRET_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(randomBytes(32));
+        String secret = generateSecret();
         ApiToken token = new ApiToken();
         token.id = ResourceId.TOKEN.next();
         token.tenantId = tenantId;

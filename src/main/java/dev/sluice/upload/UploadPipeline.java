@@ -2,6 +2,7 @@ package dev.sluice.upload;
 
 import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.blockstore.BlockStore;
+import dev.sluice.blockstore.ZeroBlocks;
 import dev.sluice.manifest.ManifestFormat;
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayDeque;
@@ -27,14 +28,6 @@ final class UploadPipeline {
     static final int MAX_IN_FLIGHT = 8;
     private static final Object END = new Object();
     private static final Object ABORT = new Object();
-    private static final byte[] ZEROS = new byte[4 << 20];
-    private static final ThreadLocal<java.security.MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-        try {
-            return java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    });
 
     /** How the part ended. */
     enum Outcome { COMPLETE, TOO_SHORT, TOO_LONG, DIGEST_MISMATCH, ABORTED }
@@ -178,12 +171,10 @@ final class UploadPipeline {
     }
 
     private Stored store(byte[] data) {
-        if (Arrays.mismatch(data, 0, data.length, ZEROS, 0, data.length) == -1) {
+        if (ZeroBlocks.isZero(data)) {
             return new Stored(null, false, data.length);
         }
-        java.security.MessageDigest sha = SHA256.get();
-        sha.reset();
-        BlockDigest digest = BlockDigest.fromBytes(sha.digest(data));
+        BlockDigest digest = BlockDigest.of(data);
         boolean fresh = store.put(part.tenantId(), digest, data);
         return new Stored(digest, fresh, data.length);
     }

@@ -1,0 +1,20 @@
+package dev.sluice.blockstore;
+
+import java.util.Arrays;
+
+/**
+ * All-zero blocks are never stored (DESIGN §2): writers detect them, readers synthesize them. One shared
+ * read-only buffer as long as the largest block serves both; never modify it.
+ */
+public final class ZeroBlocks {
+    /** 4 MiB of zeros: the largest block size an image may use. */
+    public static final byte[] ZEROS = new byte[4 << 20];
+
+    private ZeroBlocks() {
+    }
+
+    /** Whether every byte of {@code block} (at most 4 MiB) is zero. Vectorized by the JDK. */
+    public static boolean isZero(byte[] block) {
+        return Arrays.mismatch(block, 0, block.length, ZEROS, 0, block.length) == -1;
+    }
+}
