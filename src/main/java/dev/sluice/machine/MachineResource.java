@@ -69,7 +69,7 @@ public class MachineResource {
     @RolesAllowed({Role.Names.TENANT_VIEWER, Role.Names.MACHINE})
     @Operation(summary = "Get a machine, with its image geometry and hydration progress (also with the machine's own credential)")
     public RestResponse<MachineView> getMachine(@PathParam("id") String id) {
-        return machines.get(caller.tenantId(), visibleMachine(id)).ok();
+        return machines.get(caller.tenantId(), caller.visibleMachine(id)).ok();
     }
 
     @POST
@@ -89,16 +89,7 @@ public class MachineResource {
     @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
     @Operation(summary = "Report the machine's hydration progress (its agent does, with the machine's credential)")
     public RestResponse<MachineView> putMachineHydration(@PathParam("id") String id, @Valid @NotNull HydrationReport body) {
-        return machines.reportHydration(caller.tenantId(), visibleMachine(id), body).ok();
-    }
-
-    /** The machine id if the caller may see it: a machine credential sees only its own machine (others: 404). */
-    private String visibleMachine(String id) {
-        String machine = ResourceId.MACHINE.require("id", id);
-        if (caller.isMachineOnly() && !machine.equals(caller.machineId())) {
-            throw ApiException.notFound("machine " + machine);
-        }
-        return machine;
+        return machines.reportHydration(caller.tenantId(), caller.visibleMachine(id), body).ok();
     }
 
     @PATCH
