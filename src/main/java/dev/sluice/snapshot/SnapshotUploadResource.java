@@ -54,7 +54,7 @@ public class SnapshotUploadResource {
 
     @POST
     @Path("blocks")
-    @Consumes(BLOCKS_MEDIA_TYPE)
+    @Consumes(MediaType.WILDCARD) // frames, whatever the label: the body is checked frame by frame
     @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
     @Operation(summary = "Send a batch of framed blocks (index, flags, length, SHA-256, bytes); each is verified and stored")
     public ReceivedBlocks uploadSnapshotBlocks(@PathParam("id") String id, @PathParam("operationId") String operationId,
