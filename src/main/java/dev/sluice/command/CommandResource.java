@@ -20,21 +20,22 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
- * The agent command channel: a long poll. The event loop never waits: each look at the database runs on a worker
- * thread, and between looks the request is parked on a timer. A command written through any replica is found by
- * the next look (at most {@link #LOOK_INTERVAL} later), so no replica needs to know where the agent is connected.
+ * The agent command channel: a long poll. The event loop never waits: the request looks at the database on a worker
+ * thread, and if nothing is pending it is parked until {@link CommandWatch} sees a command for its machine (written
+ * through any replica: no replica needs to know where the agent is connected) or the wait is over.
  */
 @Path("/api/v1/machines/{id}/commands")
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "machines")
 public class CommandResource {
-    static final Duration LOOK_INTERVAL = Duration.ofMillis(250);
     static final Duration MAX_WAIT = Duration.ofSeconds(60);
 
     @Inject
     CommandService commands;
     @Inject
     Caller caller;
+    @Inject
+    CommandWatch watch;
 
     @GET
     @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
@@ -49,9 +50,18 @@ public class CommandResource {
     private Uni<CommandList> look(String tenant, String machine, long deadline) {
         return Uni.createFrom().item(() -> commands.pending(tenant, machine))
                 .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
-                .flatMap(found -> found.isEmpty() && System.nanoTime() < deadline
-                        ? Uni.createFrom().voidItem().onItem().delayIt().by(LOOK_INTERVAL).flatMap(x -> look(tenant, machine, deadline))
-                        : Uni.createFrom().item(new CommandList(found)));
+                .flatMap(found -> {
+                    long left = deadline - System.nanoTime();
+                    if (!found.isEmpty() || left <= 0) {
+                        return Uni.createFrom().item(new CommandList(found));
+                    }
+                    return Uni.createFrom().<Boolean>emitter(e -> {
+                                Runnable cancel = watch.await(machine, () -> e.complete(true));
+                                e.onTermination(cancel);
+                            })
+                            .ifNoItem().after(Duration.ofNanos(left)).recoverWithItem(false)
+                            .flatMap(woken -> look(tenant, machine, woken ? deadline : System.nanoTime()));
+                });
     }
 
     private static Duration parseWait(String wait) {

@@ -27,6 +27,7 @@ import java.util.function.Consumer;
  */
 final class SnapshotUploader {
     static final Duration POLL_WAIT = Duration.ofSeconds(25);
+    static final long IDLE_MILLIS = 5000;
     /** Test-only fault injection (SLUICE_AGENT_FAULT=lose-first-ack): the first acknowledgement is dropped as if the connection broke. */
     static final String FAULT_ENV = "SLUICE_AGENT_FAULT";
 
@@ -95,8 +96,10 @@ final class SnapshotUploader {
                     backoff = Math.min(5000, backoff * 2);
                     continue;
                 }
+                boolean worked = false;
                 for (ControlChannel.Command c : commands) {
                     if (!"snapshot".equals(c.kind()) || c.operationId() == null || finished.contains(c.operationId())) continue;
+                    worked = true;
                     int target = targetIndex(c.target());
                     if (target < 0) {
                         log.accept("snapshot: " + c.operationId() + " names target '" + c.target() + "', which this agent does not have (--target NAME=URL)");
@@ -107,6 +110,8 @@ final class SnapshotUploader {
                     log.accept("snapshot: cut for " + c.operationId() + " (" + c.name() + ", target " + target + "): " + cut.size() + " blocks");
                     upload(cut);
                 }
+                // Only commands this agent cannot act on are pending: they come back at once, so do not spin.
+                if (!worked && !commands.isEmpty()) sleep(IDLE_MILLIS);
             }
         } catch (InterruptedException e) {
             // stopping
