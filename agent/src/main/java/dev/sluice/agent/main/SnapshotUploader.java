@@ -106,7 +106,15 @@ final class SnapshotUploader {
                         finished.add(c.operationId());
                         continue;
                     }
-                    SnapshotCut cut = engine.freeze(c.operationId(), target, cutStore);
+                    SnapshotCut cut;
+                    try {
+                        cut = engine.freeze(c.operationId(), target, cutStore);
+                    } catch (IOException e) {
+                        // Nothing frozen, every bit still dirty: the command comes back on the next poll.
+                        log.accept("snapshot: could not freeze a cut for " + c.operationId() + " (" + e.getMessage() + "); will retry");
+                        sleep(IDLE_MILLIS);
+                        continue;
+                    }
                     log.accept("snapshot: cut for " + c.operationId() + " (" + c.name() + ", target " + target + "): " + cut.size() + " blocks");
                     upload(cut);
                 }
