@@ -108,6 +108,9 @@ class LinuxGuestBootTest {
                 "--metrics-listen", "127.0.0.1:0")) {
             assertTrue(handoffLine(agent).contains("prefetch priority: " + profile.size() + " blocks"), agent.log());
             boot2 = bootUntilReady(guest, agent, tmp.resolve("vm2"), nonce());
+            Matcher bootSet = Pattern.compile("boot set present: .*").matcher(agent.log());
+            System.out.println("machine 2 " + (bootSet.find() ? bootSet.group() : "(boot set not complete at ready)")
+                    + "; machine 1 fetched its by demand in " + boot1.get("sluice_agent_fetch_requests_total") + " requests until ready");
         }
         System.out.printf("machine 2 (learned order): ready after %d ms; the guest waited on %d demand misses (machine 1: %d, ready after %d ms);"
                         + " %d requests, %d bytes fetched by then (prefetch included)%n",

@@ -286,6 +286,7 @@ public final class Main {
                 order = PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()));
             } else if (handoff != null && handoff.priority().length > 0) {
                 order = PrefetchOrder.priorityFirst(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch));
+                if (prefetchOn) BootSetWatch.start(handoff.priority(), map, source, engine::demandMisses, log);
             } else {
                 order = PrefetchOrder.sequential();
             }
