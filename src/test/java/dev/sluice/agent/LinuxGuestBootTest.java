@@ -165,11 +165,12 @@ class LinuxGuestBootTest {
     private static String upload(Api.Tenant tenant, Path file, long size) throws Exception {
         String imageId = as(tenant.member()).body(Map.of("name", Api.unique("linux"), "sizeBytes", size, "blockSize", BS))
                 .post("/api/v1/images").then().statusCode(201).extract().path("id");
-        HttpRequest put = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + RestAssured.port + "/api/v1/images/" + imageId + "/content"))
-                .header("Authorization", "Bearer " + tenant.member()).header("Content-Type", "application/octet-stream")
-                .PUT(HttpRequest.BodyPublishers.ofFile(file)).build();
-        HttpResponse<String> r = HTTP.send(put, HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), r.body());
+        // curl, bounded in time: a stalled upload fails the test instead of hanging it.
+        AgentProcess.Result r = AgentProcess.run(900, "curl", "-sS", "--fail-with-body", "-T", file.toString(),
+                "-H", "Authorization: Bearer " + tenant.member(), "-H", "Content-Type: application/octet-stream",
+                "http://127.0.0.1:" + RestAssured.port + "/api/v1/images/" + imageId + "/content");
+        assertEquals(0, r.exit(), r.output());
+        as(tenant.viewer()).get("/api/v1/images/" + imageId).then().statusCode(200).body("state", org.hamcrest.Matchers.equalTo("available"));
         return imageId;
     }
 
