@@ -39,6 +39,12 @@ public class BootService {
     static final int BOOTS_KEPT_PER_MACHINE = 50;
     /** Ancestors searched for a profile to inherit (snapshot of a snapshot of …). */
     static final int MAX_ANCESTORS = 16;
+    /** The image's boots that recorded first touches, newest first (portable SQL: PostgreSQL and H2). */
+    static final String TRACED_BOOTS_SQL = "SELECT id FROM boots WHERE image_id = ?1 AND remote_blocks + agent_blocks > 0"
+            + " ORDER BY started_at DESC, id DESC";
+    /** The merged order: blocks by mean first-touch position over the given boots. */
+    static final String MERGED_ORDER_SQL = "SELECT block_index, AVG(CAST(seq AS DOUBLE PRECISION)) AS pos"
+            + " FROM boot_reads WHERE boot_id IN (?1) GROUP BY block_index ORDER BY pos, block_index";
 
     @ConfigProperty(name = "sluice.boot.url-ttl", defaultValue = "PT30M")
     Duration urlTtl;
@@ -195,15 +201,13 @@ public class BootService {
 
     @SuppressWarnings("unchecked")
     private List<String> recentTracedBoots(String imageId) {
-        return Panache.getEntityManager().createNativeQuery("SELECT id FROM boots WHERE image_id = ?1 AND remote_blocks + agent_blocks > 0"
-                        + " ORDER BY started_at DESC, id DESC")
+        return Panache.getEntityManager().createNativeQuery(TRACED_BOOTS_SQL)
                 .setParameter(1, imageId).setMaxResults(profileBoots).getResultList();
     }
 
     @SuppressWarnings("unchecked")
     private List<Long> mergedOrder(List<String> bootIds) {
-        List<Object[]> rows = Panache.getEntityManager().createNativeQuery("SELECT block_index, AVG(CAST(seq AS DOUBLE PRECISION)) AS pos"
-                        + " FROM boot_reads WHERE boot_id IN (?1) GROUP BY block_index ORDER BY pos, block_index")
+        List<Object[]> rows = Panache.getEntityManager().createNativeQuery(MERGED_ORDER_SQL)
                 .setParameter(1, bootIds).setMaxResults(cap).getResultList();
         List<Long> out = new ArrayList<>(rows.size());
         for (Object[] row : rows) {
