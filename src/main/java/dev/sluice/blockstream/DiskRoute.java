@@ -1,5 +1,6 @@
 package dev.sluice.blockstream;
 
+import dev.sluice.boot.BootTraces;
 import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
 import dev.sluice.platform.problem.ProblemWriter;
@@ -38,6 +39,8 @@ public class DiskRoute {
     Vertx vertx;
     @Inject
     BlockReadPool readPool;
+    @Inject
+    BootTraces traces;
 
     /**
      * Signed-URL reads (iPXE, qemu, benchmarks) skip the framework's route chain: they need no session, request
@@ -50,7 +53,8 @@ public class DiskRoute {
                 rc.next();
                 return;
             }
-            access.resolve(rc, true, image -> serve(rc, image));
+            // The signature covers the boot binding, so once resolve() accepted it the boot id is trusted.
+            access.resolve(rc, true, image -> serve(rc, image, rc.request().getParam("boot")));
         };
         router.get("/api/v1/images/:id/disk").order(Integer.MIN_VALUE).handler(signed);
         router.head("/api/v1/images/:id/disk").order(Integer.MIN_VALUE).handler(signed);
@@ -58,10 +62,11 @@ public class DiskRoute {
 
     @Route(path = "/api/v1/images/:id/disk", methods = {Route.HttpMethod.GET, Route.HttpMethod.HEAD}, type = Route.HandlerType.NORMAL)
     void readImageDisk(RoutingContext rc) {
-        access.resolve(rc, true, image -> serve(rc, image));
+        access.resolve(rc, true, image -> serve(rc, image, rc.request().getParam("sig") == null ? null : rc.request().getParam("boot")));
     }
 
-    private void serve(RoutingContext rc, ServedImage image) {
+    /** bootId: the remote boot this signed read belongs to (its blocks go to the boot's read trace), or null. */
+    private void serve(RoutingContext rc, ServedImage image, String bootId) {
         HttpServerResponse response = rc.response();
         long size = image.sizeBytes();
         response.putHeader(ACCEPT_RANGES, BYTES).putHeader(ETAG, image.etag()).putHeader(CACHE_CONTROL, PRIVATE);
@@ -92,6 +97,9 @@ public class DiskRoute {
             return;
         }
         int blockSize = image.blockSize();
+        if (bootId != null) {
+            traces.record(bootId, first / blockSize, last / blockSize);
+        }
         long from = first;
         long toExclusive = last + 1;
         new BlockStreamer(rc, vertx, readPool, content, image, first / blockSize, last / blockSize, (index, digest, bytes) -> {

@@ -43,11 +43,12 @@ public class ImageAccess {
         if (allowSigned && sig != null) {
             String exp = rc.request().getParam("exp");
             String machine = rc.request().getParam("machine");
+            String boot = rc.request().getParam("boot");
             ServedImage known = content.cachedImage(id);
             if (known != null) {
                 // Fast path, no thread hop: the image is cached and the signature check is pure computation.
                 try {
-                    signedUrls.verify(known.tenantId(), id, exp, machine, sig);
+                    signedUrls.verify(known.tenantId(), id, exp, machine, boot, sig);
                 } catch (RuntimeException e) {
                     ProblemWriter.write(rc, e);
                     return;
@@ -63,7 +64,7 @@ public class ImageAccess {
                 if (tenant == null) {
                     throw ApiException.notFound("image " + id);
                 }
-                signedUrls.verify(tenant, id, exp, machine, sig);
+                signedUrls.verify(tenant, id, exp, machine, boot, sig);
                 return content.image(tenant, id);
             });
         } else {

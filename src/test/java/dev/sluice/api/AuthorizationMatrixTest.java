@@ -62,7 +62,8 @@ class AuthorizationMatrixTest {
     /** The operations a machine credential may call, on its own machine and its machine's image only. */
     static final Set<String> MACHINE_OWN = Set.of("getMachine", "putMachineHydration", "readImageDisk", "readImageBlock",
             "readImageBlockRun", "readImageManifest", "listMachineCommands", "getSnapshotUpload", "putSnapshotUploadCut",
-            "uploadSnapshotBlocks", "completeSnapshotUpload");
+            "uploadSnapshotBlocks", "completeSnapshotUpload",
+            "handoffMachineBoot", "reportMachineBootMisses");
 
     static final Map<String, Rule> RULES = Map.ofEntries(
             Map.entry("createTenant", new Rule(Needs.PLATFORM_ADMIN, f -> Map.of("name", Api.unique("t")))),
@@ -88,6 +89,12 @@ class AuthorizationMatrixTest {
             // The fixture image is 1 MiB of 64 KiB blocks: 16.
             Map.entry("putMachineHydration", new Rule(Needs.TENANT_MEMBER, f -> Map.of("presentBlocks", 3, "totalBlocks", 16,
                     "dirtyBlocks", 1, "bytesFetched", 3 << 16, "fetchRateBytesPerSecond", 1000, "state", "streaming"))),
+            Map.entry("listMachineBoots", Rule.of(Needs.TENANT_VIEWER)),
+            Map.entry("handoffMachineBoot", Rule.of(Needs.TENANT_MEMBER, "", 200)),
+            // The probe names a boot the machine does not have: refused as invalid, proof it was authorized.
+            Map.entry("reportMachineBootMisses", new Rule(Needs.TENANT_MEMBER,
+                    f -> Map.of("bootId", "boot_00000000000000000000000000", "blocks", java.util.List.of(1)), "", 422)),
+            Map.entry("getImageBootProfile", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("listSnapshots", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("createMachineSnapshot", new Rule(Needs.TENANT_MEMBER, f -> Map.of("name", Api.unique("s")), "", 202)),
             Map.entry("listMachineCommands", Rule.of(Needs.TENANT_MEMBER)),

@@ -55,6 +55,8 @@ public final class BlockEngine {
     private long[] pendingSync = new long[64]; // guarded by pendingLock
     private int pendingCount; // guarded by pendingLock
     private final AtomicInteger demandActive = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong demandMisses = new java.util.concurrent.atomic.AtomicLong();
+    private volatile MissTrace missTrace;
     private volatile long lastDemandNanos;
     private volatile SnapshotCut cut; // changed only under the upload gate's write lock
 
@@ -103,6 +105,9 @@ public final class BlockEngine {
      */
     public void ensurePresent(long first, long last, boolean readAhead) throws IOException {
         if (map.allPresent(first, last)) return;
+        demandMisses.incrementAndGet();
+        MissTrace trace = missTrace;
+        if (trace != null) trace.record(first, last, map);
         demandActive.incrementAndGet();
         lastDemandNanos = clock.nanoTime();
         try {
@@ -339,6 +344,16 @@ public final class BlockEngine {
         } finally {
             uploadGate.writeLock().unlock();
         }
+    }
+
+    /** From now on, guest misses are also noted in {@code trace} (first touches, for the learned boot order). */
+    public void traceMisses(MissTrace trace) {
+        this.missTrace = trace;
+    }
+
+    /** Guest reads and partial writes that had to wait for blocks from the repository, since start. */
+    public long demandMisses() {
+        return demandMisses.get();
     }
 
     /** True while a guest miss is being served or was served within the last {@code windowNanos}. */

@@ -6,6 +6,7 @@ import dev.sluice.agent.engine.BlockSource;
 import dev.sluice.agent.engine.Clock;
 import dev.sluice.agent.engine.Geometry;
 import dev.sluice.agent.engine.MeteredBlockSource;
+import dev.sluice.agent.engine.MissTrace;
 import dev.sluice.agent.engine.PrefetchOrder;
 import dev.sluice.agent.engine.Prefetcher;
 import dev.sluice.agent.local.CacheDir;
@@ -14,6 +15,7 @@ import dev.sluice.agent.local.FileLocalStore;
 import dev.sluice.agent.local.FileMapStore;
 import dev.sluice.agent.nbd.NbdServer;
 import dev.sluice.agent.nbd.NbdSession;
+import dev.sluice.agent.remote.BootClient;
 import dev.sluice.agent.remote.HttpBlockSource;
 import dev.sluice.agent.remote.HydrationReporter;
 import dev.sluice.agent.remote.ControlChannel;
@@ -40,6 +42,8 @@ import java.util.function.Consumer;
 
 /** Command line entry: wires the engine, the NBD server, the HTTP block source and the prefetcher. */
 public final class Main {
+    /** First-touch misses kept for the control plane: 16384 blocks is 1 GiB at 64 KiB, far more than a boot reads. */
+    static final int MISS_TRACE_CAP = 16384;
 
     static final String USAGE = """
             Usage:
@@ -57,7 +61,10 @@ public final class Main {
               --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
               --prefetch on|off       fill every block in the background (default on)
               --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
-              --prefetch-order FILE   blocks to prefetch first (e.g. a learned boot order): one index or
+              --boot-trace-window S   for S seconds after the hand-off, send the guest's first-touch misses to the
+                                      control plane (the image's learned boot order; default 300, 0 = never)
+              --prefetch-order FILE   blocks to prefetch first (default: the priority the control plane hands over
+                                      at start: this boot's remote reads, then the image's learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
               --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
@@ -99,7 +106,8 @@ public final class Main {
                     }
                     o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
                             "--prefetch", "--prefetch-rate", "--prefetch-order", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
-                            "--report-interval", "--metrics-listen", "--debug", "--target", "--upload-rate"));
+                            "--report-interval", "--metrics-listen", "--debug", "--target", "--upload-rate",
+                            "--boot-trace-window"));
                     return new Agent(o, line -> log(err, line)).runUntilStopped();
                 }
                 case "status" -> {
@@ -224,6 +232,8 @@ public final class Main {
             if (fetchTimeoutNanos <= 0) throw new IllegalArgumentException("--fetch-timeout must be > 0");
             int workers = Integer.parseInt(o.get("--workers", "8"));
             double reportSeconds = Double.parseDouble(o.get("--report-interval", "5"));
+            double bootTraceSeconds = Double.parseDouble(o.get("--boot-trace-window", "300"));
+            if (bootTraceSeconds < 0) throw new IllegalArgumentException("--boot-trace-window must be >= 0");
             if (reportSeconds <= 0) throw new IllegalArgumentException("--report-interval must be > 0");
             double uploadRateMiB = Double.parseDouble(o.get("--upload-rate", "0"));
             if (uploadRateMiB < 0) throw new IllegalArgumentException("--upload-rate must be >= 0");
@@ -282,10 +292,34 @@ public final class Main {
             }
             log.accept("agent: NBD listening on " + server.localAddress());
 
+            // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
+            // phase and answers with what to prefetch first.
+            BootClient bootClient = new BootClient(http, base, machine, token, Duration.ofSeconds(10), g.blockCount());
+            BootClient.Handoff handoff = null;
+            try {
+                handoff = bootClient.handoff();
+                log.accept("agent: handed off boot " + handoff.bootId() + "; prefetch priority: " + handoff.priority().length + " blocks");
+            } catch (IOException | RuntimeException e) {
+                log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
+            }
+            BootLearning learning = null;
+            if (handoff != null && bootTraceSeconds > 0) {
+                MissTrace misses = new MissTrace(MISS_TRACE_CAP);
+                engine.traceMisses(misses);
+                learning = new BootLearning(bootClient, handoff.bootId(), misses, log, debugLog);
+                learning.start((long) (reportSeconds * 1000), (long) (bootTraceSeconds * 1000));
+            }
+
             int batch = (int) Math.max(1, Math.min(256, (8L << 20) / g.blockSize()));
-            PrefetchOrder order = o.has("--prefetch-order")
-                    ? PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()))
-                    : PrefetchOrder.sequential();
+            PrefetchOrder order;
+            if (o.has("--prefetch-order")) {
+                order = PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()));
+            } else if (handoff != null && handoff.priority().length > 0) {
+                order = PrefetchOrder.priorityFirst(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch));
+                if (prefetchOn) BootSetWatch.start(handoff.priority(), map, source, engine::demandMisses, log);
+            } else {
+                order = PrefetchOrder.sequential();
+            }
             Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order,
                     (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log);
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
@@ -339,6 +373,7 @@ public final class Main {
             CountDownLatch stopped = new CountDownLatch(1);
             Thread pf = prefetchThread;
             MetricsEndpoint metricsEndpoint = metrics;
+            BootLearning bootLearning = learning;
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 log.accept("agent: stopping");
                 prefetcher.stop();
@@ -349,6 +384,7 @@ public final class Main {
                     timer.shutdownNow();
                     engine.flush();
                     hydration.stop();
+                    if (bootLearning != null) bootLearning.stop();
                     if (metricsEndpoint != null) metricsEndpoint.close();
                     writeStatus(dir, Progress.of(engine, source, "stopped"));
                 } catch (IOException e) {
