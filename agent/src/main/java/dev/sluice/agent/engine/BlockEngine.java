@@ -58,6 +58,7 @@ public final class BlockEngine {
     private final java.util.concurrent.atomic.AtomicLong demandMisses = new java.util.concurrent.atomic.AtomicLong();
     private volatile MissTrace missTrace;
     private volatile long lastDemandNanos;
+    private volatile long lastReadNanos; // 0 until the guest's first read
     private volatile SnapshotCut cut; // changed only under the upload gate's write lock
 
     public BlockEngine(BlockMap map, LocalStore store, BlockSource source, Clock clock, Settings settings) {
@@ -93,6 +94,7 @@ public final class BlockEngine {
      */
     public void read(long offset, ByteBuffer dst) throws IOException {
         if (dst.remaining() == 0) return;
+        lastReadNanos = Math.max(1, clock.nanoTime());
         long first = geometry.blockOf(offset);
         long last = geometry.blockOf(offset + dst.remaining() - 1);
         ensurePresent(first, last, true);
@@ -357,6 +359,12 @@ public final class BlockEngine {
     }
 
     /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
+    /** True once the guest has read something and then nothing for {@code quietNanos} (hits count too). */
+    public boolean guestQuiet(long quietNanos) {
+        long last = lastReadNanos;
+        return last != 0 && clock.nanoTime() - last >= quietNanos;
+    }
+
     public boolean demandActive(long windowNanos) {
         return demandActive.get() > 0 || clock.nanoTime() - lastDemandNanos < windowNanos;
     }

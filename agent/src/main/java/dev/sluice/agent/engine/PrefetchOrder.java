@@ -12,6 +12,11 @@ public interface PrefetchOrder {
     /** Block indices in the order to fetch them; every block of {@code blockCount} should appear at least once. */
     PrimitiveIterator.OfLong blocks(long blockCount);
 
+    /** How many leading entries of {@link #blocks} are the priority list (what a boot is known to need). */
+    default int priorityEntries() {
+        return 0;
+    }
+
     /** Block 0 to the end. */
     static PrefetchOrder sequential() {
         return count -> new PrimitiveIterator.OfLong() {
@@ -32,19 +37,29 @@ public interface PrefetchOrder {
     /** The given blocks first (out-of-range entries ignored), then all blocks sequentially. */
     static PrefetchOrder priorityFirst(long[] priority) {
         long[] copy = priority.clone();
-        return count -> new PrimitiveIterator.OfLong() {
-            int i;
-            final PrimitiveIterator.OfLong rest = sequential().blocks(count);
-
+        return new PrefetchOrder() {
             @Override
-            public boolean hasNext() {
-                while (i < copy.length && (copy[i] < 0 || copy[i] >= count)) i++;
-                return i < copy.length || rest.hasNext();
+            public PrimitiveIterator.OfLong blocks(long count) {
+                return new PrimitiveIterator.OfLong() {
+                    int i;
+                    final PrimitiveIterator.OfLong rest = sequential().blocks(count);
+
+                    @Override
+                    public boolean hasNext() {
+                        while (i < copy.length && (copy[i] < 0 || copy[i] >= count)) i++;
+                        return i < copy.length || rest.hasNext();
+                    }
+
+                    @Override
+                    public long nextLong() {
+                        return hasNext() && i < copy.length ? copy[i++] : rest.nextLong();
+                    }
+                };
             }
 
             @Override
-            public long nextLong() {
-                return hasNext() && i < copy.length ? copy[i++] : rest.nextLong();
+            public int priorityEntries() {
+                return copy.length;
             }
         };
     }

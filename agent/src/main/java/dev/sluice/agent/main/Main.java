@@ -66,6 +66,9 @@ public final class Main {
               --prefetch-order FILE   blocks to prefetch first (default: the priority the control plane hands over
                                       at start: this boot's remote reads, then the image's learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
+              --boot-hold SECONDS     with a priority list, fetch the rest of the image only while the guest pauses
+                                      reading (1 s), for at most SECONDS after start: its boot goes first (default 30,
+                                      0 = no hold)
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
               --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
               --workers N             NBD worker threads shared by all connections (default 8)
@@ -105,7 +108,7 @@ public final class Main {
                         return 0;
                     }
                     o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
-                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
+                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--boot-hold", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
                             "--report-interval", "--metrics-listen", "--debug", "--target", "--upload-rate",
                             "--boot-trace-window"));
                     return new Agent(o, line -> log(err, line)).runUntilStopped();
@@ -228,6 +231,8 @@ public final class Main {
             };
             double rateMiB = Double.parseDouble(o.get("--prefetch-rate", "64"));
             if (rateMiB < 0) throw new IllegalArgumentException("--prefetch-rate must be >= 0");
+            double bootHoldSeconds = Double.parseDouble(o.get("--boot-hold", "30"));
+            if (bootHoldSeconds < 0) throw new IllegalArgumentException("--boot-hold must be >= 0");
             long fetchTimeoutNanos = (long) (Double.parseDouble(o.get("--fetch-timeout", "30")) * 1e9);
             if (fetchTimeoutNanos <= 0) throw new IllegalArgumentException("--fetch-timeout must be > 0");
             int workers = Integer.parseInt(o.get("--workers", "8"));
@@ -321,7 +326,7 @@ public final class Main {
                 order = PrefetchOrder.sequential();
             }
             Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order,
-                    (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log);
+                    (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log).holdForBoot((long) (bootHoldSeconds * 1e9));
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
             HydrationLoop hydration = new HydrationLoop(new HydrationReporter(http, base, machine, token, Duration.ofSeconds(10)),
                     () -> Progress.of(engine, source, prefetchState.get()), debugLog);

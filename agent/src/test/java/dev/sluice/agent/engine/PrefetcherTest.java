@@ -136,4 +136,47 @@ class PrefetcherTest {
         assertEquals(geometry.blockCount(), engine.map().presentCount());
         assertTrue(log.stream().anyMatch(l -> l.contains("will retry")), log.toString());
     }
+
+    /** Start of each fetch and the fake time it began at. */
+    private final List<long[]> fetches = new ArrayList<>();
+
+    private Prefetcher holding(FakeClock clock, BlockEngine engine, PrefetchOrder order, long holdNanos) {
+        BlockSource recording = (start, count, deadline, sink) -> {
+            fetches.add(new long[]{start, clock.nanoTime()});
+            source.fetch(start, count, deadline, sink);
+        };
+        return new Prefetcher(engine, recording, clock, order, 0, 16, 1_000_000_000L, log::add).holdForBoot(holdNanos);
+    }
+
+    @Test
+    void bootHoldKeepsTheRestBackUntilItsEndWhileTheGuestHasNotReadYet() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        holding(clock, engine, PrefetchOrder.priorityFirst(new long[]{50, 51}), 10_000_000_000L).run();
+        assertEquals(50L, fetches.get(0)[0]);
+        assertEquals(0L, fetches.get(0)[1], "the priority list is fetched at once");
+        assertEquals(0L, fetches.get(1)[0]);
+        assertTrue(fetches.get(1)[1] >= 10_000_000_000L, "the rest waits for the end of the hold: " + fetches.get(1)[1]);
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+    }
+
+    @Test
+    void bootHoldReleasesTheRestOnceTheGuestPausesReading() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        engine.read(50L * 4096, ByteBuffer.allocate(10)); // the guest has started: a read at t = 0
+        holding(clock, engine, PrefetchOrder.priorityFirst(new long[]{50, 51}), 10_000_000_000L).run();
+        long[] rest = fetches.stream().filter(f -> f[0] == 0).findFirst().orElseThrow();
+        assertTrue(rest[1] >= Prefetcher.GUEST_QUIET_NANOS && rest[1] < 2 * Prefetcher.GUEST_QUIET_NANOS,
+                "the rest starts after a quiet second, not at the end of the hold: " + rest[1]);
+    }
+
+    @Test
+    void withoutAPriorityListThereIsNoHold() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        holding(clock, engine, PrefetchOrder.sequential(), 10_000_000_000L).run();
+        assertEquals(0L, clock.now, "nothing says what a boot needs, so nothing is held");
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+    }
 }
