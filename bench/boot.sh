@@ -245,6 +245,21 @@ copy_first() {
   rm -f "$dir/copy.raw"
 }
 
+# upload MIB BYTES: a new image with $WORK/image.raw as its content; sets IMAGE. An upload that stalls (the server
+# stopped reading the body under load, seen 2026-11-25: < 1 MiB/s for 20 s) is abandoned and retried on a new image.
+upload() {
+  local try up
+  for try in 1 2 3; do
+    IMAGE=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"boot-$1-$SUFFIX-$try\",\"sizeBytes\":$2}" | jq -r .id)
+    up=$(curl -sS -o "$WORK/upload.json" -w '%{http_code}' --speed-limit 1048576 --speed-time 20 -T "$WORK/image.raw" \
+         -H 'Expect:' -H "Authorization: Bearer $MEMBER" -H 'Content-Type: application/octet-stream' \
+         "$BASE/api/v1/images/$IMAGE/content") || true
+    if [[ "$up" == 2* && "$(jq -r '.state // empty' "$WORK/upload.json" 2>/dev/null)" == available ]]; then return 0; fi
+    log "upload $try of $IMAGE failed or stalled (HTTP $up); retrying on a new image"
+  done
+  log "upload failed 3 times"; return 1
+}
+
 ROWS=()
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 pct() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.1f%%", 100 * b / s}'; }
@@ -255,11 +270,7 @@ for size in $SIZES; do
   bytes=$((size * 1048576))
   log "image ${size} MiB: ext4 ${FS_MIB} MiB + random filler"
   make_image "$size" "$WORK/image.raw"
-  IMAGE=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"boot-$size-$SUFFIX\",\"sizeBytes\":$bytes}" | jq -r .id)
-  up=$(curl -sS -o "$WORK/upload.json" -w '%{http_code}' -T "$WORK/image.raw" -H 'Expect:' \
-       -H "Authorization: Bearer $MEMBER" -H 'Content-Type: application/octet-stream' "$BASE/api/v1/images/$IMAGE/content")
-  [[ "$up" == 2* && "$(jq -r '.state // empty' "$WORK/upload.json")" == available ]] \
-    || { log "upload answered $up: $(head -c 2000 "$WORK/upload.json")"; exit 1; }
+  upload "$size" "$bytes"
   rm -f "$WORK/image.raw"
   for l in $LINKS; do
     link "$l"
