@@ -59,6 +59,7 @@ public final class BlockEngine {
     private volatile MissTrace missTrace;
     private volatile long lastDemandNanos;
     private volatile long lastReadNanos; // 0 until the guest's first read
+    private volatile BootSetReads bootSetReads;
     private volatile SnapshotCut cut; // changed only under the upload gate's write lock
 
     public BlockEngine(BlockMap map, LocalStore store, BlockSource source, Clock clock, Settings settings) {
@@ -97,6 +98,8 @@ public final class BlockEngine {
         lastReadNanos = Math.max(1, clock.nanoTime());
         long first = geometry.blockOf(offset);
         long last = geometry.blockOf(offset + dst.remaining() - 1);
+        BootSetReads boot = bootSetReads;
+        if (boot != null) boot.onRead(first, last);
         ensurePresent(first, last, true);
         store.read(offset, dst);
     }
@@ -359,6 +362,16 @@ public final class BlockEngine {
     }
 
     /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
+    /** From now on, notes which blocks of {@code reads}' boot set the guest reads. */
+    public void watchBootSet(BootSetReads reads) {
+        this.bootSetReads = reads;
+    }
+
+    /** The boot set being watched, or null. */
+    public BootSetReads bootSet() {
+        return bootSetReads;
+    }
+
     /** True once the guest has read something and then nothing for {@code quietNanos} (hits count too). */
     public boolean guestQuiet(long quietNanos) {
         long last = lastReadNanos;

@@ -12,8 +12,9 @@ import java.util.function.Consumer;
  * guest is missing blocks, wait for the rate limit, fetch and install, then flush so the batch is durable
  * and a restart resumes after it (the map is the only progress record: present blocks are skipped).
  * Boot hold (holdForBoot): once the priority list (the blocks a boot is known to need) has been visited, the rest
- * of the image waits while the guest is still booting: until it has read something and then paused for
- * GUEST_QUIET_NANOS, re-checked before every batch, for at most the hold time after run() starts. The rest is not on
+ * of the image waits while the guest is still booting: until it has read most of its boot set (BOOT_SET_DONE, when
+ * the engine watches one; the first reads can come seconds after start, so a pause alone says nothing) and then
+ * paused for GUEST_QUIET_NANOS, re-checked before every batch, for at most the hold time after run() starts. The rest is not on
  * the boot's critical path, and fetching it at full rate takes CPU and bandwidth from the booting guest (measured:
  * a learned-order boot under TCG on 2 cores was slower than a demand-only one while prefetch ran alongside).
  * When a pass leaves every block present the loop logs it and returns for good; a failed batch ends the
@@ -29,6 +30,8 @@ public final class Prefetcher {
     static final long DEMAND_WINDOW_NANOS = 50_000_000L;
     /** During the boot hold, the rest of the image is fetched only once the guest has not read for this long. */
     static final long GUEST_QUIET_NANOS = 1_000_000_000L;
+    /** Share of the watched boot set the guest must have read before a pause counts as the end of its boot. */
+    static final double BOOT_SET_DONE = 0.9;
 
     private final BlockEngine engine;
     private final BlockSource source;
@@ -169,7 +172,7 @@ public final class Prefetcher {
         long deadline = runStartNanos + bootHoldNanos;
         long held = clock.nanoTime();
         long now;
-        while (!stopRequested && (now = clock.nanoTime()) < deadline && !engine.guestQuiet(GUEST_QUIET_NANOS)) {
+        while (!stopRequested && (now = clock.nanoTime()) < deadline && !bootDone()) {
             state = State.YIELDING;
             clock.sleepNanos(Math.min(GUEST_QUIET_NANOS / 10, deadline - now));
             if (Thread.currentThread().isInterrupted()) {
@@ -179,6 +182,11 @@ public final class Prefetcher {
         // The throttle's budget does not grow while held: no burst at full speed right after the hold.
         throttleStartNanos += clock.nanoTime() - held;
         state = State.RUNNING;
+    }
+
+    private boolean bootDone() {
+        BootSetReads boot = engine.bootSet();
+        return (boot == null || boot.fractionRead() >= BOOT_SET_DONE) && engine.guestQuiet(GUEST_QUIET_NANOS);
     }
 
     private void yieldToDemand() {

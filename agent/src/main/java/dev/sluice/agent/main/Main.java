@@ -7,6 +7,7 @@ import dev.sluice.agent.engine.Clock;
 import dev.sluice.agent.engine.Geometry;
 import dev.sluice.agent.engine.MeteredBlockSource;
 import dev.sluice.agent.engine.MissTrace;
+import dev.sluice.agent.engine.BootSetReads;
 import dev.sluice.agent.engine.PrefetchOrder;
 import dev.sluice.agent.engine.Prefetcher;
 import dev.sluice.agent.local.CacheDir;
@@ -321,6 +322,7 @@ public final class Main {
                 order = PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()));
             } else if (handoff != null && handoff.priority().length > 0) {
                 order = PrefetchOrder.priorityFirst(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch));
+                engine.watchBootSet(new BootSetReads(handoff.priority()));
                 if (prefetchOn) BootSetWatch.start(handoff.priority(), map, source, engine::demandMisses, log);
             } else {
                 order = PrefetchOrder.sequential();

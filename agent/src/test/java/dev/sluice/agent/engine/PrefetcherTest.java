@@ -16,6 +16,7 @@ class PrefetcherTest {
     static final class FakeClock implements Clock {
         long now;
         long slept;
+        Runnable afterSleep = () -> { };
 
         @Override
         public synchronized long nanoTime() {
@@ -23,9 +24,12 @@ class PrefetcherTest {
         }
 
         @Override
-        public synchronized void sleepNanos(long nanos) {
-            now += Math.max(nanos, 0);
-            slept += Math.max(nanos, 0);
+        public void sleepNanos(long nanos) {
+            synchronized (this) {
+                now += Math.max(nanos, 0);
+                slept += Math.max(nanos, 0);
+            }
+            afterSleep.run(); // what "the guest" does meanwhile, on the sleeper's thread: deterministic
         }
     }
 
@@ -178,5 +182,29 @@ class PrefetcherTest {
         holding(clock, engine, PrefetchOrder.sequential(), 10_000_000_000L).run();
         assertEquals(0L, clock.now, "nothing says what a boot needs, so nothing is held");
         assertEquals(geometry.blockCount(), engine.map().presentCount());
+    }
+
+    @Test
+    void withABootSetWatchedAPauseCountsOnlyAfterMostOfItWasRead() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        engine.watchBootSet(new BootSetReads(new long[]{50, 51, 60, 61, 70, 71, 80, 81, 90, 91}));
+        engine.read(50L * 4096, ByteBuffer.allocate(10)); // a first read (1 of 10 boot blocks), then a long pause
+        boolean[] booted = {false};
+        clock.afterSleep = () -> {
+            if (booted[0] || clock.nanoTime() < 3_000_000_000L) return;
+            booted[0] = true;
+            try {
+                engine.read(60L * 4096, ByteBuffer.allocate(40 * 4096)); // blocks 60..99: 8 more of 10
+                engine.read(51L * 4096, ByteBuffer.allocate(10));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        holding(clock, engine, PrefetchOrder.priorityFirst(new long[]{50, 51, 60, 61, 70, 71, 80, 81, 90, 91}), 10_000_000_000L).run();
+        long[] rest = fetches.stream().filter(f -> f[0] == 0).findFirst().orElseThrow();
+        assertTrue(rest[1] >= 3_000_000_000L + Prefetcher.GUEST_QUIET_NANOS,
+                "the pause before the boot set was read did not release the rest: " + rest[1]);
+        assertTrue(rest[1] < 10_000_000_000L, "released before the end of the hold: " + rest[1]);
     }
 }
