@@ -209,7 +209,7 @@ stream() {
   local name=$1 dir=$2 id secret t0 t1 url
   shift 2
   mkdir -p "$dir"
-  id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$name-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
+  id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$(basename "$dir")-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
   secret=$(api POST "/api/v1/machines/$id/credentials" "$MEMBER" '{"name":"agent"}' | jq -r .secret)
   t0=$(now)
   SLUICE_TOKEN="$secret" "${IN[@]}" java -jar "$AGENT_JAR" run --control-plane "$BASE" --machine "$id" \
