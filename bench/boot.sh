@@ -27,7 +27,7 @@
 #
 # Run from the repository root, as root (ip netns, tc), with java, mvn, curl, jq, qemu-system-x86_64, e2fsck,
 # resize2fs, ip, tc:
-#   bench/boot.sh                                    # build, 1 and 3 GiB, loopback + 1gbit + 100mbit (~15-20 min)
+#   bench/boot.sh                                    # build, 1 and 3 GiB, loopback + 1gbit + 100mbit (~14 min + build)
 #   BENCH_SIZES=1024 BENCH_LINKS=loopback bench/boot.sh   # quick subset
 #   BENCH_SKIP_BUILD=1 bench/boot.sh                 # reuse target/quarkus-app (embedded) and agent/target/sluice-agent.jar
 #
@@ -203,11 +203,11 @@ end_vm() {   # the guest powers itself off after the marker
 }
 metric() { awk -v m="$1" '$1 == m {print $2}' "$2"; }
 
-# stream NAME DIR [agent options]: a fresh machine and agent on the link, a boot; sets READY_S, FETCHED, REQS,
-# WAITS, PRIORITY
+# stream DIR [agent options]: a fresh machine (named after DIR) and agent on the link, a boot; sets READY_S, FETCHED,
+# REQS, WAITS, PRIORITY
 stream() {
-  local name=$1 dir=$2 id secret t0 t1 url
-  shift 2
+  local dir=$1 id secret t0 t1 url
+  shift
   mkdir -p "$dir"
   id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$(basename "$dir")-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
   secret=$(api POST "/api/v1/machines/$id/credentials" "$MEMBER" '{"name":"agent"}' | jq -r .secret)
@@ -276,11 +276,11 @@ for size in $SIZES; do
     link "$l"
     d=$WORK/$size-$l
     log "$size MiB over $l: first boot (demand only); load $(cut -d' ' -f1 /proc/loadavg)"
-    stream first "$d-first" --prefetch off
+    stream "$d-first" --prefetch off
     F_S=$READY_S F_B=$FETCHED
     ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s' "$size" "$l" stream-1st "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "-")")
     log "$size MiB over $l: second machine (learned order); load $(cut -d' ' -f1 /proc/loadavg)"
-    stream second "$d-second"
+    stream "$d-second"
     S_S=$READY_S S_B=$FETCHED
     ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s' "$size" "$l" stream-2nd "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "${PRIORITY:-?}")")
     log "$size MiB over $l: copy-first; load $(cut -d' ' -f1 /proc/loadavg)"
