@@ -67,9 +67,9 @@ public final class Main {
               --prefetch-order FILE   blocks to prefetch first (default: the priority the control plane hands over
                                       at start: this boot's remote reads, then the image's learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
-              --boot-hold SECONDS     with a priority list, fetch the rest of the image only while the guest pauses
-                                      reading (1 s), for at most SECONDS after start: its boot goes first (default 30,
-                                      0 = no hold)
+              --boot-hold SECONDS     with a priority list, hold the rest of the image until the guest has read 90% of
+                                      it and paused reading for 1 s, at most SECONDS after start: its boot goes
+                                      first (default 30, 0 = no hold)
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
               --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
               --workers N             NBD worker threads shared by all connections (default 8)
