@@ -20,10 +20,11 @@ import java.util.function.Consumer;
  * waits for it when more than 4 × flushEveryBytes are waiting to be made durable.
  *
  * Giving way to the guest (invariant 6) is proportional, not a pause: while a guest miss is in flight or
- * was served within DEMAND_WINDOW_NANOS, prefetch sends one run at a time of at most `demandBatchBlocks`
- * and after each one waits as long as that run took, so it takes at most about half of the link and
- * never holds a long transfer in front of a miss, yet keeps making progress under a guest that misses
- * all the time (pausing outright starved prefetch, and thus left that guest cold).
+ * was served within DEMAND_WINDOW_NANOS, prefetch sends one run at a time of at most `demandBatchBlocks`,
+ * starts it only between two misses (waiting at most MISS_WAIT_NANOS for one to end), and after each
+ * run waits as long as that run took. So it takes at most about half of the link and the CPUs, never
+ * holds a long transfer in front of a miss, yet keeps making progress under a guest that misses all
+ * the time (pausing outright starved prefetch, and thus left that guest cold).
  *
  * When a pass leaves every block present the loop logs it and returns for good; a failed run ends the
  * pass, and the next one starts after an exponential backoff (1 s doubling to 30 s, reset by success).
@@ -37,6 +38,8 @@ public final class Prefetcher {
 
     /** A guest miss within this window makes the prefetcher give way (see the design notes). */
     static final long DEMAND_WINDOW_NANOS = 50_000_000L;
+    /** While the guest misses, a run starts when no miss is in flight, or after this long anyway. */
+    static final long MISS_WAIT_NANOS = 20_000_000L;
 
     /** How the prefetcher runs; {@link #serial} is one run at a time on the caller's thread, flushing each. */
     public record Settings(int parallelRuns, long flushEveryBytes, int demandBatchBlocks, Executor executor) {
@@ -146,6 +149,7 @@ public final class Prefetcher {
                 try {
                     if (guestMissing || settings.executor() == null) {
                         awaitRuns(0);
+                        if (guestMissing) betweenMisses();
                         long t0 = clock.nanoTime();
                         fetch(start, count);
                         if (guestMissing) {
@@ -195,6 +199,14 @@ public final class Prefetcher {
             if (Thread.currentThread().isInterrupted()) break;
         }
         state = State.STOPPED;
+    }
+
+    /** Waits (briefly) until no guest miss is in flight, so a run starts right after one rather than next to it. */
+    private void betweenMisses() {
+        long until = clock.nanoTime() + MISS_WAIT_NANOS;
+        while (engine.missInFlight() && clock.nanoTime() < until && !stopRequested) {
+            clock.sleepNanos(200_000L);
+        }
     }
 
     private void fetch(long start, int count) throws IOException {

@@ -8,10 +8,11 @@ package dev.sluice.agent.engine;
  * the engine slightly out of order (many in flight, several worker threads), so one "next expected
  * block" is not enough: a few streams are tracked, each matched with a tolerance of SLACK blocks.
  *
- * A stream is born at a miss and confirmed by a later miss that starts after it, within SLACK of where it
- * ended; random reads almost never do that, so they never read ahead (nor do concurrent readers of one
- * block). A confirmed stream keeps a window
- * of `windowBlocks` scheduled ahead of the reader's position. Reads of blocks already present do not
+ * A stream is born at a miss and confirmed by two more misses, each starting after the previous one and
+ * within SLACK of where it ended; random reads practically never do that twice in a row, so they do not
+ * read ahead (nor do concurrent readers of one block). A confirmed stream keeps a window
+ * of `windowBlocks` scheduled ahead of the reader's position, topped up (by at least half a window, so
+ * requests stay large) whenever less than half of it is left. Reads of blocks already present do not
  * reach the fetcher, but a reader that keeps up with the window reads blocks still being fetched
  * (claimed, not present), and those reads do; each one moves the stream and tops the window up, so the
  * next runs are requested before the reader gets to them (Linux's asynchronous read-ahead, in effect).
@@ -27,7 +28,8 @@ final class SequentialStreams {
     private final long[] start = new long[SLOTS];  // first block of the stream's latest miss
     private final long[] next = new long[SLOTS];   // block after the furthest read of the stream; -1: free slot
     private final long[] ahead = new long[SLOTS];  // first block not yet scheduled for read-ahead
-    private final boolean[] confirmed = new boolean[SLOTS];
+    private final int[] hits = new int[SLOTS];      // misses that continued the stream
+    static final int CONFIRMING_HITS = 2;
     private final long[] lastUse = new long[SLOTS];
     private long uses;
 
@@ -44,7 +46,7 @@ final class SequentialStreams {
         int slot = -1;
         for (int i = 0; i < SLOTS; i++) {
             if (next[i] < 0) continue;
-            boolean matches = confirmed[i]
+            boolean matches = hits[i] >= CONFIRMING_HITS
                     ? first >= next[i] - SLACK && first <= Math.max(next[i], ahead[i]) + SLACK
                     : Math.abs(first - next[i]) <= SLACK;
             if (matches) {
@@ -57,21 +59,22 @@ final class SequentialStreams {
             start[slot] = first;
             next[slot] = last + 1;
             ahead[slot] = last + 1;
-            confirmed[slot] = false;
+            hits[slot] = 0;
             lastUse[slot] = ++uses;
             return null;
         }
         lastUse[slot] = ++uses;
-        if (!confirmed[slot] && first <= start[slot]) {
-            next[slot] = Math.max(next[slot], last + 1); // the same reader again, or reordered: not yet a stream
-            return null;
+        if (hits[slot] < CONFIRMING_HITS) {
+            if (first > start[slot]) hits[slot]++; // else the same reader again, or reordered: no evidence
+            start[slot] = Math.max(start[slot], first);
+            next[slot] = Math.max(next[slot], last + 1);
+            if (hits[slot] < CONFIRMING_HITS) return null;
         }
         start[slot] = first;
-        confirmed[slot] = true;
         next[slot] = Math.max(next[slot], last + 1);
         long from = Math.max(ahead[slot], next[slot]);
         long to = Math.min(next[slot] + windowBlocks, blockCount) - 1;
-        if (to < from) return null;
+        if (to < from || (from - next[slot] >= windowBlocks / 2 && to < blockCount - 1)) return null;
         ahead[slot] = to + 1;
         return new long[]{from, to};
     }

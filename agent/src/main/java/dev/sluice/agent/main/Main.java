@@ -57,7 +57,8 @@ public final class Main {
               --prefetch-order FILE   blocks to prefetch first (e.g. a learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
-              --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
+              --read-ahead BLOCKS     blocks per read-ahead request for a sequential reader, which keeps 4 such
+                                      requests in flight ahead of it (default: 4 MiB worth, at most 64)
               --workers N             NBD worker threads shared by all connections (default 8)
               --export-name NAME      NBD export name (default: the machine id; the empty name always works)
               --report-interval SECS  how often hydration progress is sent to the control plane (default 5)
