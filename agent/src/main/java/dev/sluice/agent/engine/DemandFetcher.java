@@ -90,8 +90,9 @@ final class DemandFetcher {
 
     /** Schedules the read-ahead a sequential reader of {@code first..last} is due, if any. */
     private void readAhead(long first, long last, long deadline) {
+        if (settings.readAheadBlocks() <= 0) return; // --read-ahead 0: fetch only what is read
         Geometry g = engine.geometry();
-        long runBlocks = Math.max(1, Math.min(settings.readAheadBlocks(), maxRunBlocks(g)));
+        long runBlocks = Math.min(settings.readAheadBlocks(), maxRunBlocks(g));
         long[] window = streams.onMiss(first, last, runBlocks * RUNS_AHEAD, g.blockCount());
         if (window == null) return;
         BlockMap map = engine.map();

@@ -191,6 +191,14 @@ class BlockEngineTest {
     }
 
     @Test
+    void readAheadZeroFetchesOnlyWhatIsRead() throws IOException {
+        setUp(64 * 4096, 4096);
+        engine = new BlockEngine(BlockMap.open(geometry, mapBytes), local, source, Clock.SYSTEM, new BlockEngine.Settings(0, 5_000_000_000L));
+        for (int b = 0; b < 10; b++) engine.read(b * 4096L, ByteBuffer.allocate(4096));
+        assertEquals(10, source.blocksServed.get());
+    }
+
+    @Test
     void backgroundReadAheadReturnsBeforeTheRunEndsAndLaterReadersWaitForIt() throws Exception {
         setUp(64 * 4096, 4096);
         CountDownLatch release = new CountDownLatch(1);
