@@ -11,6 +11,8 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 
 /*
@@ -58,7 +60,7 @@ final class BlockRunClient {
         final InputStream body;
         private final Connection connection;
         private final BlockRunClient owner;
-        private boolean closed;
+        private volatile boolean closed;
 
         private Response(int status, InputStream body, Connection connection, BlockRunClient owner) {
             this.status = status;
@@ -137,7 +139,15 @@ final class BlockRunClient {
         try {
             s.setTcpNoDelay(true);
             s.connect(new InetSocketAddress(host, port), connectTimeoutMillis);
-            if (tls) s = ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(s, host, port, true);
+            if (tls) {
+                SSLSocket ssl = (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(s, host, port, true);
+                SSLParameters params = ssl.getSSLParameters();
+                params.setEndpointIdentificationAlgorithm("HTTPS"); // check the certificate names this host
+                ssl.setSSLParameters(params);
+                s = ssl;
+                ssl.setSoTimeout(connectTimeoutMillis);
+                ssl.startHandshake();
+            }
             return new Connection(s);
         } catch (IOException e) {
             s.close();
