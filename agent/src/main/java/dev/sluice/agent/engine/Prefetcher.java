@@ -170,7 +170,8 @@ public final class Prefetcher {
                     // Error policy: end the pass and back off, rather than trying every other batch
                     // against a repository that is probably down.
                     failed = true;
-                    log.accept("prefetch: blocks " + start + ".." + end + " failed (" + e.getMessage() + "); will retry");
+                    log.accept("prefetch: " + (e instanceof RunFailed ? e.getMessage() // an earlier run, in flight
+                            : "blocks " + start + ".." + end + " failed (" + e.getMessage() + ")") + "; will retry");
                     break;
                 }
             }
@@ -225,7 +226,7 @@ public final class Prefetcher {
             try {
                 fetch(start, count);
             } catch (IOException | RuntimeException e) {
-                failure = new IOException("blocks " + start + ".." + (start + count - 1) + " failed (" + e.getMessage() + ")", e);
+                failure = new RunFailed("blocks " + start + ".." + (start + count - 1) + " failed (" + e.getMessage() + ")", e);
             } finally {
                 synchronized (runs) {
                     inFlight--;
@@ -257,7 +258,7 @@ public final class Prefetcher {
             try {
                 engine.flush();
             } catch (IOException | RuntimeException e) {
-                failure = new IOException("flush failed (" + e.getMessage() + ")", e);
+                failure = new RunFailed("flush failed (" + e.getMessage() + ")", e);
             } finally {
                 synchronized (runs) {
                     flushing = false;
@@ -267,6 +268,13 @@ public final class Prefetcher {
             }
         });
         return true;
+    }
+
+    /** A failure of work done on the executor (a run or a flush), reported to the loop later. */
+    private static final class RunFailed extends IOException {
+        RunFailed(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /** Waits for a background flush to end. */

@@ -178,6 +178,26 @@ class PrefetcherTest {
     }
 
     @Test
+    void failedParallelRunsAreRetriedOnTheNextPass() throws IOException {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            BlockEngine engine = engine(Clock.SYSTEM);
+            source.failureRate = 0.02;
+            FakeClock backoff = new FakeClock(); // the retry backoff sleeps on this clock, not for real
+            Prefetcher p = new Prefetcher(engine, source, backoff, PrefetchOrder.sequential(), 0, 8, 5_000_000_000L,
+                    new Prefetcher.Settings(3, 40 * 4096, 2, pool), log::add);
+            p.run();
+            assertEquals(Prefetcher.State.COMPLETE, p.state());
+            assertTrue(log.stream().anyMatch(l -> l.contains("will retry")), log.toString());
+            byte[] all = new byte[image.length];
+            engine.read(0, ByteBuffer.wrap(all));
+            assertArrayEquals(image, all);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void failedBatchesAreRetriedOnTheNextPass() throws IOException {
         FakeClock clock = new FakeClock();
         BlockEngine engine = engine(clock);
