@@ -4,6 +4,7 @@ import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
 import dev.sluice.platform.problem.ProblemWriter;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.quarkus.vertx.web.Route;
 import io.vertx.core.Vertx;
@@ -76,12 +77,10 @@ public class BlockRoutes {
             new BlockStreamer(rc, vertx, readPool, content, image, start, start + count - 1, (i, digest, bytes) -> {
                 int length = image.blockLength(i);
                 boolean zero = digest == null;
-                Buffer frame = Buffer.buffer(FRAME_HEADER + (zero ? 0 : length));
-                frame.appendLong(i).appendByte((byte) (zero ? 1 : 0)).appendInt(zero ? 0 : length).appendBytes(digestBytes(digest, length));
-                if (!zero) {
-                    frame.appendBytes(bytes, 0, length);
-                }
-                return frame;
+                ByteBuf header = Unpooled.buffer(FRAME_HEADER, FRAME_HEADER).writeLong(i).writeByte(zero ? 1 : 0)
+                        .writeInt(zero ? 0 : length).writeBytes(digestBytes(digest, length));
+                // The block's bytes are sent from the (read-only, possibly cached) array itself, not copied.
+                return Buffer.buffer(zero ? header : Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(bytes, 0, length)));
             }).start();
         });
     }

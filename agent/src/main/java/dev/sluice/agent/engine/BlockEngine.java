@@ -356,6 +356,11 @@ public final class BlockEngine {
         return demandMisses.get();
     }
 
+    /** True while a guest miss is being served. */
+    public boolean missInFlight() {
+        return demandActive.get() > 0;
+    }
+
     /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
     public boolean demandActive(long windowNanos) {
         return demandActive.get() > 0 || clock.nanoTime() - lastDemandNanos < windowNanos;
