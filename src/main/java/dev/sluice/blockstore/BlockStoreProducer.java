@@ -1,6 +1,5 @@
 package dev.sluice.blockstore;
 
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
@@ -24,8 +23,12 @@ public class BlockStoreProducer {
         return new CorruptBlockLog();
     }
 
+    /**
+     * Singleton, not application-scoped: a normal scope would hand out a client proxy, and the data plane needs
+     * the real object to reach the cache's non-blocking lookups ({@code instanceof CachingBlockStore}).
+     */
     @Produces
-    @ApplicationScoped
+    @Singleton
     BlockStore blockStore(BlockStoreConfig config, CorruptBlockLog corruptBlocks,
                           @org.eclipse.microprofile.config.inject.ConfigProperty(name = "sluice.blockstore.cache-bytes") java.util.Optional<Long> cacheBytes) {
         BlockStore store = create(config, corruptBlocks);
