@@ -6,7 +6,6 @@ import dev.sluice.platform.problem.ProblemWriter;
 import io.netty.buffer.Unpooled;
 import io.quarkus.vertx.web.Route;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
@@ -94,11 +93,11 @@ public class DiskRoute {
         int blockSize = image.blockSize();
         long from = first;
         long toExclusive = last + 1;
-        new BlockStreamer(rc, vertx, readPool, content, image, first / blockSize, last / blockSize, (index, digest, bytes) -> {
+        new BlockStreamer(rc, vertx, readPool, content, image, first / blockSize, last / blockSize, (index, digest, block) -> {
             long blockStart = index * blockSize;
             int off = (int) (Math.max(from, blockStart) - blockStart);
-            int end = (int) (Math.min(toExclusive, blockStart + image.blockLength(index)) - blockStart);
-            return Buffer.buffer(Unpooled.wrappedBuffer(bytes, off, end - off));
+            int end = (int) (Math.min(toExclusive, blockStart + block.remaining()) - blockStart);
+            return Unpooled.wrappedBuffer(block.position(off).limit(end));
         }).start();
     }
 }
