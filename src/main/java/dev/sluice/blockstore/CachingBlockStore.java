@@ -20,11 +20,18 @@ public final class CachingBlockStore implements BlockStore {
     }
 
     private final BlockStore inner;
+    private final long capacityBytes;
     private final WeightedLru<Key, ByteBuffer> cache;
 
     public CachingBlockStore(BlockStore inner, long capacityBytes) {
         this.inner = inner;
+        this.capacityBytes = capacityBytes;
         this.cache = new WeightedLru<>(capacityBytes, b -> b.capacity() + 128L);
+    }
+
+    /** How many bytes of blocks the cache holds at most. */
+    public long capacityBytes() {
+        return capacityBytes;
     }
 
     @Override

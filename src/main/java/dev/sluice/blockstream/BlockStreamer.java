@@ -62,6 +62,8 @@ final class BlockStreamer {
     private long next;
     /** Next block not yet ready nor being loaded; always ≥ next. */
     private long nextToLoad;
+    /** Told (once, on the event loop) when a block is not in memory and must be loaded. */
+    private Runnable onMiss;
 
     BlockStreamer(RoutingContext rc, Vertx vertx, Executor workers, ImageContent content, ServedImage image, long firstBlock,
                   long lastBlock, Encoder encoder) {
@@ -75,6 +77,12 @@ final class BlockStreamer {
         this.encoder = encoder;
         this.next = firstBlock;
         this.nextToLoad = firstBlock;
+    }
+
+    /** Calls {@code onMiss} (once, on the event loop; it must not block) the first time a block must be loaded. */
+    BlockStreamer onMiss(Runnable onMiss) {
+        this.onMiss = onMiss;
+        return this;
     }
 
     void start() {
@@ -117,6 +125,11 @@ final class BlockStreamer {
                 }
                 flush(response, pending);
                 pendingBytes = 0;
+                if (onMiss != null) {
+                    Runnable missed = onMiss;
+                    onMiss = null;
+                    missed.run();
+                }
                 while (loading.size() < MAX_BATCHES && nextToLoad <= last) {
                     long from = nextToLoad;
                     long to = Math.min(last, from + blocksPerBatch - 1);

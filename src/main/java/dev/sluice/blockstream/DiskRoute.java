@@ -45,6 +45,8 @@ public class DiskRoute {
     Vertx vertx;
     @Inject
     BlockReadPool readPool;
+    @Inject
+    ImageWarmer warmer;
 
     /**
      * Signed-URL reads (iPXE, qemu, benchmarks) skip the framework's route chain: they need no session, request
@@ -128,6 +130,6 @@ public class DiskRoute {
             int off = (int) (Math.max(from, blockStart) - blockStart);
             int end = (int) (Math.min(toExclusive, blockStart + block.remaining()) - blockStart);
             return Unpooled.wrappedBuffer(block.position(off).limit(end));
-        }).start();
+        }).onMiss(() -> warmer.missed(image)).start();
     }
 }
