@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(postgresql qemu-utils qemu-block-extra qemu-system-x86 ipxe-qemu libnbd-bin python3-libnbd nbdkit
-      nginx-light fio wrk curl jq maven openjdk-17-jdk-headless binutils)
+      nginx-light fio wrk curl jq maven openjdk-17-jdk-headless binutils
+      debootstrap busybox-static cpio kmod e2fsprogs xz-utils)   # the last line: the Linux guest of LinuxGuestBootTest
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -1,5 +1,6 @@
 package dev.sluice.blockstream;
 
+import dev.sluice.boot.BootTraces;
 import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
 import dev.sluice.platform.problem.ProblemWriter;
@@ -47,6 +48,8 @@ public class DiskRoute {
     BlockReadPool readPool;
     @Inject
     ImageWarmer warmer;
+    @Inject
+    BootTraces traces;
 
     /**
      * Signed-URL reads (iPXE, qemu, benchmarks) skip the framework's route chain: they need no session, request
@@ -64,7 +67,8 @@ public class DiskRoute {
             }
             // The HTTP metrics name requests by route template; this route has none, so name it here.
             Vertx.currentContext().putLocal(METRICS_TEMPLATE, DISK_TEMPLATE);
-            access.resolveSigned(rc, id, image -> serve(rc, image));
+            // The signature covers the boot binding, so once resolveSigned() accepted it the boot id is trusted.
+            access.resolveSigned(rc, id, image -> serve(rc, image, rc.request().getParam("boot")));
         });
     }
 
@@ -89,10 +93,11 @@ public class DiskRoute {
 
     @Route(path = "/api/v1/images/:id/disk", methods = {Route.HttpMethod.GET, Route.HttpMethod.HEAD}, type = Route.HandlerType.NORMAL)
     void readImageDisk(RoutingContext rc) {
-        access.resolve(rc, true, image -> serve(rc, image));
+        access.resolve(rc, true, image -> serve(rc, image, rc.request().getParam("sig") == null ? null : rc.request().getParam("boot")));
     }
 
-    private void serve(RoutingContext rc, ServedImage image) {
+    /** bootId: the remote boot this signed read belongs to (its blocks go to the boot's read trace), or null. */
+    private void serve(RoutingContext rc, ServedImage image, String bootId) {
         HttpServerResponse response = rc.response();
         long size = image.sizeBytes();
         response.putHeader(ACCEPT_RANGES, BYTES).putHeader(ETAG, image.etag()).putHeader(CACHE_CONTROL, PRIVATE);
@@ -123,6 +128,9 @@ public class DiskRoute {
             return;
         }
         int blockSize = image.blockSize();
+        if (bootId != null) {
+            traces.record(bootId, first / blockSize, last / blockSize);
+        }
         long from = first;
         long toExclusive = last + 1;
         new BlockStreamer(rc, vertx, readPool, content, image, first / blockSize, last / blockSize, (index, digest, block) -> {

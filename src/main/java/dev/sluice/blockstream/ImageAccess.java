@@ -68,12 +68,13 @@ public class ImageAccess {
         String sig = rc.request().getParam("sig");
         String exp = rc.request().getParam("exp");
         String machine = rc.request().getParam("machine");
+        String boot = rc.request().getParam("boot");
         // Only well-formed ids are ever cached, so a hit needs no id check.
         ServedImage known = content.cachedImage(id);
         if (known != null) {
             // Fast path, no thread hop: the image is cached and the signature check is pure computation.
             try {
-                signedUrls.verify(known.tenantId(), id, exp, machine, sig);
+                signedUrls.verify(known.tenantId(), id, exp, machine, boot, sig);
             } catch (RuntimeException e) {
                 ProblemWriter.write(rc, e);
                 return;
@@ -93,7 +94,7 @@ public class ImageAccess {
             if (tenant == null) {
                 throw ApiException.notFound("image " + id);
             }
-            signedUrls.verify(tenant, id, exp, machine, sig);
+            signedUrls.verify(tenant, id, exp, machine, boot, sig);
             return content.image(tenant, id);
         }), then);
     }

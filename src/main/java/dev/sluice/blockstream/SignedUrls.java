@@ -1,5 +1,6 @@
 package dev.sluice.blockstream;
 
+import dev.sluice.platform.api.ResourceId;
 import dev.sluice.platform.cache.WeightedLru;
 import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
@@ -18,7 +19,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 /**
  * Short-lived signed disk URLs for clients that cannot send headers (iPXE firmware, qemu's HTTP driver):
  * {@code ?exp=<unix seconds>&sig=<base64url HMAC-SHA256>} over "disk", tenant, image, expiry and an optional
- * machine binding. The key comes from SLUICE_URL_SIGNING_KEY or, by default, is generated once and kept in
+ * machine binding; a remote-boot URL is also bound to its boot ({@code &boot=}), so its reads land in that
+ * boot's read trace. The key comes from SLUICE_URL_SIGNING_KEY or, by default, is generated once and kept in
  * the database so every replica verifies what any replica signed.
  */
 @ApplicationScoped
@@ -46,13 +48,13 @@ public class SignedUrls {
      * tens of thousands of times a second, and an HMAC per request is most of the cost of a small range read. Only
      * valid signatures enter; the expiry is still checked on every use.
      */
-    private record Verified(String tenantId, String imageId, String exp, String machineId, String sig) {
+    private record Verified(String tenantId, String imageId, String exp, String machineId, String bootId, String sig) {
     }
 
     private final WeightedLru<Verified, Long> verified = new WeightedLru<>(4096, e -> 1);
 
     /** The grant a valid signature carries. */
-    public record Grant(String tenantId, String imageId, String machineId, long expiresAt) {
+    public record Grant(String tenantId, String imageId, String machineId, String bootId, long expiresAt) {
     }
 
     /** Loads the key at start, so that verifying never blocks (it runs on the event loop). */
@@ -60,39 +62,45 @@ public class SignedUrls {
         key();
     }
 
-    public String sign(String tenantId, String imageId, String machineId, long expiresAt) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(mac(payload(tenantId, imageId, machineId, expiresAt)));
+    public String sign(String tenantId, String imageId, String machineId, String bootId, long expiresAt) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(mac(payload(tenantId, imageId, machineId, bootId, expiresAt)));
     }
 
-    /** Query string (without '?') for the disk URL of an image. */
-    public String query(String tenantId, String imageId, String machineId, long expiresAt) {
+    /** Query string (without '?') for the disk URL of an image; machineId and bootId may be null (unbound). */
+    public String query(String tenantId, String imageId, String machineId, String bootId, long expiresAt) {
         StringBuilder q = new StringBuilder("exp=").append(expiresAt);
         if (machineId != null) {
             q.append("&machine=").append(machineId);
         }
-        return q.append("&sig=").append(sign(tenantId, imageId, machineId, expiresAt)).toString();
+        if (bootId != null) {
+            q.append("&boot=").append(bootId);
+        }
+        return q.append("&sig=").append(sign(tenantId, imageId, machineId, bootId, expiresAt)).toString();
     }
 
     /**
      * Verifies a signature for {@code imageId} owned by {@code tenantId}. Expired → 401, forged → 403.
      */
-    public Grant verify(String tenantId, String imageId, String exp, String machineId, String sig) {
-        Verified key = new Verified(tenantId, imageId, exp, machineId, sig);
+    public Grant verify(String tenantId, String imageId, String exp, String machineId, String bootId, String sig) {
+        Verified key = new Verified(tenantId, imageId, exp, machineId, bootId, sig);
         Long known = verified.get(key);
         if (known != null) {
-            return grant(tenantId, imageId, machineId, known);
+            return grant(tenantId, imageId, machineId, bootId, known);
         }
-        Grant grant = verifyMac(tenantId, imageId, exp, machineId, sig);
+        Grant grant = verifyMac(tenantId, imageId, exp, machineId, bootId, sig);
         verified.put(key, grant.expiresAt());
         return grant;
     }
 
-    private Grant verifyMac(String tenantId, String imageId, String exp, String machineId, String sig) {
+    private Grant verifyMac(String tenantId, String imageId, String exp, String machineId, String bootId, String sig) {
         long expiresAt;
         try {
             expiresAt = Long.parseLong(exp);
         } catch (NumberFormatException | NullPointerException e) {
             throw ApiException.field(ProblemType.INVALID_PARAMETER, "exp", "not a unix time");
+        }
+        if ((machineId != null && !ResourceId.MACHINE.matches(machineId)) || (bootId != null && !ResourceId.BOOT.matches(bootId))) {
+            throw new ApiException(ProblemType.FORBIDDEN, "the URL signature is not valid");
         }
         byte[] given;
         try {
@@ -100,22 +108,24 @@ public class SignedUrls {
         } catch (IllegalArgumentException e) {
             throw new ApiException(ProblemType.FORBIDDEN, "the URL signature is not valid");
         }
-        byte[] expected = mac(payload(tenantId, imageId, machineId, expiresAt));
+        byte[] expected = mac(payload(tenantId, imageId, machineId, bootId, expiresAt));
         if (!MessageDigest.isEqual(expected, given)) {
             throw new ApiException(ProblemType.FORBIDDEN, "the URL signature is not valid");
         }
-        return grant(tenantId, imageId, machineId, expiresAt);
+        return grant(tenantId, imageId, machineId, bootId, expiresAt);
     }
 
-    private static Grant grant(String tenantId, String imageId, String machineId, long expiresAt) {
+    private static Grant grant(String tenantId, String imageId, String machineId, String bootId, long expiresAt) {
         if (System.currentTimeMillis() / 1000 > expiresAt) {
             throw new ApiException(ProblemType.UNAUTHENTICATED, "the signed URL has expired");
         }
-        return new Grant(tenantId, imageId, machineId, expiresAt);
+        return new Grant(tenantId, imageId, machineId, bootId, expiresAt);
     }
 
-    private static String payload(String tenantId, String imageId, String machineId, long expiresAt) {
-        return "disk\n" + tenantId + "\n" + imageId + "\n" + (machineId == null ? "" : machineId) + "\n" + expiresAt;
+    /** Unbound and machine-bound URLs keep the payload they always had; a boot binding is appended. */
+    private static String payload(String tenantId, String imageId, String machineId, String bootId, long expiresAt) {
+        String base = "disk\n" + tenantId + "\n" + imageId + "\n" + (machineId == null ? "" : machineId) + "\n" + expiresAt;
+        return bootId == null ? base : base + "\nboot\n" + bootId;
     }
 
     private byte[] mac(String payload) {

@@ -90,10 +90,14 @@ public class BlockCollector {
                 return new Result(tenantId, 0, 0, 0, 0, true);
             }
             Instant startedAt = Instant.now();
+            // Blocks a snapshot upload received but has not committed yet are referenced by their upload. Read before the
+            // images: a commit in between moves them from here into a manifest that the image list then includes.
+            List<String> snapshotBlocks = QuarkusTransaction.requiringNew().call(() -> dev.sluice.snapshot.SnapshotBlock
+                    .<dev.sluice.snapshot.SnapshotBlock>list("tenantId = ?1 and digest is not null", tenantId).stream().map(b -> b.digest).toList());
             List<Image> images = QuarkusTransaction.requiringNew().call(() ->
                     Image.<Image>list("tenantId = ?1 and manifestDigest is not null", tenantId));
             List<UploadSegment> pending = QuarkusTransaction.requiringNew().call(() -> UploadSegment.<UploadSegment>list("tenantId", tenantId));
-            long expected = pending.size() * (long) ManifestFormat.SEGMENT_ENTRIES + 1024;
+            long expected = pending.size() * (long) ManifestFormat.SEGMENT_ENTRIES + snapshotBlocks.size() + 1024;
             for (Image i : images) {
                 expected += i.blockCount() + ManifestFormat.segmentCount(i.blockCount()) + 1;
             }
@@ -109,6 +113,10 @@ public class BlockCollector {
             }
             for (UploadSegment s : pending) {
                 marked += markSegment(tenantId, BlockDigest.fromHex(s.digest), referenced);
+            }
+            for (String d : snapshotBlocks) {
+                referenced.add(BlockDigest.fromHex(d));
+                marked++;
             }
             Instant cutoff = startedAt.minus(grace);
             long scanned = 0;

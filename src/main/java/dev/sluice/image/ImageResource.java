@@ -2,6 +2,8 @@ package dev.sluice.image;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.blockstream.SignedUrls;
+import dev.sluice.boot.BootProfileView;
+import dev.sluice.boot.BootService;
 import dev.sluice.platform.api.Idempotency;
 import dev.sluice.upload.ContentService;
 import dev.sluice.platform.api.Page;
@@ -37,6 +39,8 @@ import org.jboss.resteasy.reactive.RestResponse;
 @Consumes(MediaType.APPLICATION_JSON)
 @Tag(name = "images")
 public class ImageResource {
+    @Inject
+    BootService boots;
     @Inject
     ImageService images;
     @Inject
@@ -109,7 +113,7 @@ public class ImageResource {
         images.find(tenant, imageId);
         long ttl = body == null || body.ttlSeconds() == null ? 3600 : body.ttlSeconds();
         long expiresAt = java.time.Instant.now().getEpochSecond() + ttl;
-        String path = "/api/v1/images/" + imageId + "/disk?" + signedUrls.query(tenant, imageId, null, expiresAt);
+        String path = "/api/v1/images/" + imageId + "/disk?" + signedUrls.query(tenant, imageId, null, null, expiresAt);
         return RestResponse.ResponseBuilder.<DiskUrl>create(RestResponse.Status.CREATED)
                 .entity(new DiskUrl(path, java.time.Instant.ofEpochSecond(expiresAt))).build();
     }
@@ -133,5 +137,13 @@ public class ImageResource {
         imageContent.forget(imageId);
         collector.collectLater(tenant);
         return RestResponse.noContent();
+    }
+
+    @GET
+    @Path("{id}/boot-profile")
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "The image's learned boot order (inherited from its parent image while it has no boots of its own)")
+    public BootProfileView getImageBootProfile(@PathParam("id") String id) {
+        return boots.profile(caller.tenantId(), ResourceId.IMAGE.require("id", id));
     }
 }

@@ -1,6 +1,10 @@
 package dev.sluice.machine;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.boot.BootMissesReport;
+import dev.sluice.boot.BootService;
+import dev.sluice.boot.BootView;
+import dev.sluice.boot.HandoffView;
 import dev.sluice.platform.api.Idempotency;
 import dev.sluice.platform.api.Page;
 import dev.sluice.platform.api.PageRequest;
@@ -44,6 +48,12 @@ public class MachineResource {
     Caller caller;
     @Inject
     Idempotency idempotency;
+    @Inject
+    BootService boots;
+
+    /** A machine's boots; wrapped so the response can grow (paging) without breaking clients. */
+    public record BootList(java.util.List<BootView> items) {
+    }
 
     @POST
     @RolesAllowed(Role.Names.TENANT_MEMBER)
@@ -69,7 +79,7 @@ public class MachineResource {
     @RolesAllowed({Role.Names.TENANT_VIEWER, Role.Names.MACHINE})
     @Operation(summary = "Get a machine, with its image geometry and hydration progress (also with the machine's own credential)")
     public RestResponse<MachineView> getMachine(@PathParam("id") String id) {
-        return machines.get(caller.tenantId(), visibleMachine(id)).ok();
+        return machines.get(caller.tenantId(), caller.visibleMachine(id)).ok();
     }
 
     @POST
@@ -84,21 +94,37 @@ public class MachineResource {
                 () -> machines.issueCredential(tenant, machine, body));
     }
 
+    @GET
+    @Path("{id}/boots")
+    @RolesAllowed(Role.Names.TENANT_VIEWER)
+    @Operation(summary = "The machine's boots, newest first (at most 50): phase remote, then agent after the hand-off, and the first touches each recorded")
+    public BootList listMachineBoots(@PathParam("id") String id) {
+        return new BootList(boots.list(caller.tenantId(), ResourceId.MACHINE.require("id", id)));
+    }
+
+    @POST
+    @Path("{id}/boot-handoff")
+    @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
+    @Operation(summary = "The machine's agent reports its driver is up: ends the remote boot phase and returns the agent's prefetch priority")
+    public RestResponse<HandoffView> handoffMachineBoot(@PathParam("id") String id) {
+        return RestResponse.ok(boots.handoff(caller.tenantId(), caller.visibleMachine(id)));
+    }
+
+    @POST
+    @Path("{id}/boot-misses")
+    @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
+    @Operation(summary = "The machine's agent reports first-touch demand misses of the boot it was handed (they teach the image's boot order)")
+    public RestResponse<Void> reportMachineBootMisses(@PathParam("id") String id, @Valid @NotNull BootMissesReport body) {
+        boots.reportMisses(caller.tenantId(), caller.visibleMachine(id), body);
+        return RestResponse.noContent();
+    }
+
     @PUT
     @Path("{id}/hydration")
     @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
     @Operation(summary = "Report the machine's hydration progress (its agent does, with the machine's credential)")
     public RestResponse<MachineView> putMachineHydration(@PathParam("id") String id, @Valid @NotNull HydrationReport body) {
-        return machines.reportHydration(caller.tenantId(), visibleMachine(id), body).ok();
-    }
-
-    /** The machine id if the caller may see it: a machine credential sees only its own machine (others: 404). */
-    private String visibleMachine(String id) {
-        String machine = ResourceId.MACHINE.require("id", id);
-        if (caller.isMachineOnly() && !machine.equals(caller.machineId())) {
-            throw ApiException.notFound("machine " + machine);
-        }
-        return machine;
+        return machines.reportHydration(caller.tenantId(), caller.visibleMachine(id), body).ok();
     }
 
     @PATCH

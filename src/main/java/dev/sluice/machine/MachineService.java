@@ -171,8 +171,10 @@ public class MachineService {
         if (Machine.count("tenantId = ?1 and name = ?2 and id <> ?3", tenantId, name, self) > 0) {
             throw ApiException.field(ProblemType.ALREADY_EXISTS, "name", "a machine named '" + name + "' exists in this tenant");
         }
-        if (mac != null && Machine.count("tenantId = ?1 and mac = ?2 and id <> ?3", tenantId, mac, self) > 0) {
-            throw ApiException.field(ProblemType.ALREADY_EXISTS, "mac", "a machine with MAC " + mac + " exists in this tenant");
+        // A MAC is unique across tenants: the boot endpoint resolves it without a credential. The answer does not
+        // say where the other machine is.
+        if (mac != null && Machine.count("mac = ?1 and id <> ?2", mac, self) > 0) {
+            throw ApiException.field(ProblemType.ALREADY_EXISTS, "mac", "MAC " + mac + " is already registered");
         }
     }
 }

@@ -12,7 +12,7 @@ public record OperationView(String id, String kind, String targetId, boolean don
                             @JsonRawValue @Schema(type = org.eclipse.microprofile.openapi.annotations.enums.SchemaType.OBJECT) String result,
                             @JsonRawValue @Schema(type = org.eclipse.microprofile.openapi.annotations.enums.SchemaType.OBJECT) String progress,
                             Instant createdAt, Instant updatedAt) {
-    static OperationView of(Operation o) {
+    public static OperationView of(Operation o) {
         return new OperationView(o.id, o.kind, o.targetId, o.done, o.error, o.result, o.progress, o.createdAt, o.updatedAt);
     }
 }

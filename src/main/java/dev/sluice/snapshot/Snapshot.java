@@ -23,6 +23,8 @@ public class Snapshot extends PanacheEntityBase {
     public String machineId;
     @Column(name = "image_id")
     public String imageId;
+    /** The snapshot target's name, null for the repository: parent chains are per (machine, target). */
+    public String target;
     @Column(name = "operation_id")
     public String operationId;
     @Enumerated(EnumType.STRING)

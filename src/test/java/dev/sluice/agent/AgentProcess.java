@@ -48,6 +48,12 @@ final class AgentProcess implements AutoCloseable {
 
     /** Starts {@code run}; returns once the NBD socket listens. The token travels in SLUICE_TOKEN, not argv. */
     static AgentProcess start(int port, String machineId, String token, Path dir, String... extra) throws IOException, InterruptedException {
+        return start(port, machineId, token, dir, java.util.Map.of(), extra);
+    }
+
+    /** {@link #start} with extra environment variables (e.g. a test-only fault injection). */
+    static AgentProcess start(int port, String machineId, String token, Path dir, java.util.Map<String, String> env, String... extra)
+            throws IOException, InterruptedException {
         Files.createDirectories(dir);
         List<String> args = new ArrayList<>(List.of("run", "--control-plane", "http://127.0.0.1:" + port, "--machine", machineId,
                 "--cache-dir", dir.resolve("cache").toString(), "--nbd-unix", dir.resolve("nbd.sock").toString(),
@@ -56,6 +62,7 @@ final class AgentProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(command(args.toArray(String[]::new))).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("agent.log").toFile());
         pb.environment().put("SLUICE_TOKEN", token);
+        pb.environment().putAll(env);
         AgentProcess a = new AgentProcess(dir, pb.start());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!a.log().contains("NBD listening")) {
@@ -85,6 +92,12 @@ final class AgentProcess implements AutoCloseable {
             throw new IOException("status failed: " + r.output());
         }
         return r.output();
+    }
+
+    /** SIGKILL: no shutdown hook, no final flush (a crash as far as the agent can tell). */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
     }
 
     /** SIGTERM, then SIGKILL if it does not exit. */

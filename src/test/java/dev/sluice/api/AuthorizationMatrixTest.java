@@ -61,7 +61,9 @@ class AuthorizationMatrixTest {
 
     /** The operations a machine credential may call, on its own machine and its machine's image only. */
     static final Set<String> MACHINE_OWN = Set.of("getMachine", "putMachineHydration", "readImageDisk", "readImageBlock",
-            "readImageBlockRun", "readImageManifest");
+            "readImageBlockRun", "readImageManifest", "listMachineCommands", "getSnapshotUpload", "putSnapshotUploadCut",
+            "uploadSnapshotBlocks", "completeSnapshotUpload",
+            "handoffMachineBoot", "reportMachineBootMisses");
 
     static final Map<String, Rule> RULES = Map.ofEntries(
             Map.entry("createTenant", new Rule(Needs.PLATFORM_ADMIN, f -> Map.of("name", Api.unique("t")))),
@@ -87,7 +89,21 @@ class AuthorizationMatrixTest {
             // The fixture image is 1 MiB of 64 KiB blocks: 16.
             Map.entry("putMachineHydration", new Rule(Needs.TENANT_MEMBER, f -> Map.of("presentBlocks", 3, "totalBlocks", 16,
                     "dirtyBlocks", 1, "bytesFetched", 3 << 16, "fetchRateBytesPerSecond", 1000, "state", "streaming"))),
+            Map.entry("listMachineBoots", Rule.of(Needs.TENANT_VIEWER)),
+            Map.entry("handoffMachineBoot", Rule.of(Needs.TENANT_MEMBER, "", 200)),
+            // The probe names a boot the machine does not have: refused as invalid, proof it was authorized.
+            Map.entry("reportMachineBootMisses", new Rule(Needs.TENANT_MEMBER,
+                    f -> Map.of("bootId", "boot_00000000000000000000000000", "blocks", java.util.List.of(1)), "", 422)),
+            Map.entry("getImageBootProfile", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("listSnapshots", Rule.of(Needs.TENANT_VIEWER)),
+            Map.entry("createMachineSnapshot", new Rule(Needs.TENANT_MEMBER, f -> Map.of("name", Api.unique("s")), "", 202)),
+            Map.entry("listMachineCommands", Rule.of(Needs.TENANT_MEMBER)),
+            // The fixture's operation is a snapshot operation without an upload in progress: the authorized probe gets 409.
+            Map.entry("getSnapshotUpload", Rule.of(Needs.TENANT_MEMBER, "", 409)),
+            Map.entry("putSnapshotUploadCut", new Rule(Needs.TENANT_MEMBER, f -> Map.of("cutBlocks", 0), "", 409)),
+            Map.entry("uploadSnapshotBlocks", Rule.of(Needs.TENANT_MEMBER, "", 409)),
+            Map.entry("completeSnapshotUpload", new Rule(Needs.TENANT_MEMBER,
+                    f -> Map.of("cutBlocks", 0, "cutDigest", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "", 409)),
             Map.entry("getSnapshot", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("getOperation", Rule.of(Needs.TENANT_VIEWER)),
             Map.entry("getImageContent", Rule.of(Needs.TENANT_VIEWER)),
@@ -224,7 +240,7 @@ class AuthorizationMatrixTest {
 
     private Response call(Endpoint e, String token, Fixture caller, Fixture owner) {
         String path = (e.path().contains("{id}") ? e.path().replace("{id}", idFor(e.path(), owner)) : e.path())
-                .replace("{index}", "0") + RULES.get(e.operationId()).query();
+                .replace("{index}", "0").replace("{operationId}", owner.operation()) + RULES.get(e.operationId()).query();
         var spec = token == null ? given().contentType("application/json") : as(token);
         Object body = RULES.get(e.operationId()).body().apply(caller);
         if (body != null) {

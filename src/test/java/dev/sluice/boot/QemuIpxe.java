@@ -115,25 +115,35 @@ public final class QemuIpxe {
     private final Nic nic;
     private final int memoryMiB;
     private final String qemu;
+    private final String mac;
 
-    private QemuIpxe(Path workDir, Nic nic, int memoryMiB, String qemu) {
+    private QemuIpxe(Path workDir, Nic nic, int memoryMiB, String qemu, String mac) {
         this.workDir = workDir;
         this.nic = nic;
         this.memoryMiB = memoryMiB;
         this.qemu = qemu;
+        this.mac = mac;
     }
 
     /** A machine whose files (TFTP dir, serial log, QEMU's own output) live under {@code workDir}. */
     public static QemuIpxe in(Path workDir) {
-        return new QemuIpxe(workDir, Nic.VIRTIO, 256, "qemu-system-x86_64");
+        return new QemuIpxe(workDir, Nic.VIRTIO, 256, "qemu-system-x86_64", null);
     }
 
     public QemuIpxe nic(Nic n) {
-        return new QemuIpxe(workDir, Objects.requireNonNull(n), memoryMiB, qemu);
+        return new QemuIpxe(workDir, Objects.requireNonNull(n), memoryMiB, qemu, mac);
     }
 
     public QemuIpxe memoryMiB(int m) {
-        return new QemuIpxe(workDir, nic, m, qemu);
+        return new QemuIpxe(workDir, nic, m, qemu, mac);
+    }
+
+    /** The NIC's MAC address (QEMU's default is 52:54:00:12:34:56). */
+    public QemuIpxe mac(String m) {
+        if (!m.matches("[0-9a-f]{2}(:[0-9a-f]{2}){5}")) {
+            throw new IllegalArgumentException("not a lower-case MAC: " + m);
+        }
+        return new QemuIpxe(workDir, nic, memoryMiB, qemu, m);
     }
 
     /** The QEMU command line for {@code boot}, for logs and for reproducing by hand. */
@@ -146,7 +156,7 @@ public final class QemuIpxe {
                 "-no-reboot",
                 "-serial", "file:" + serialLog,
                 "-netdev", "user,id=n0,tftp=" + tftpDir + ",bootfile=" + boot.bootfile,
-                "-device", nic.device + ",netdev=n0,romfile=" + nic.romPath(),
+                "-device", nic.device + ",netdev=n0,romfile=" + nic.romPath() + (mac == null ? "" : ",mac=" + mac),
                 "-boot", "n"));
         return cmd;
     }

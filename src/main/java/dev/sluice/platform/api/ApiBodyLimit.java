@@ -8,12 +8,13 @@ import java.util.regex.Pattern;
 
 /**
  * The HTTP server's own body limit is lifted so that disk images can stream in; this filter puts a 1 MiB limit
- * back on everything else (JSON bodies are read into memory). Requests without a Content-Length (chunked) are
+ * back on everything else (JSON bodies are read into memory). Snapshot block batches check their own
+ * limit (SnapshotUploadService.MAX_BATCH_BYTES). Requests without a Content-Length (chunked) are
  * refused on JSON endpoints for the same reason: their size is unknown until read.
  */
 public class ApiBodyLimit {
     static final long MAX_JSON_BODY = 1 << 20;
-    private static final Pattern UNLIMITED = Pattern.compile("/api/v1/images/[^/]+/content");
+    private static final Pattern UNLIMITED = Pattern.compile("/api/v1/images/[^/]+/content|/api/v1/machines/[^/]+/snapshot-uploads/[^/]+/blocks");
 
     @RouteFilter(100)
     void limit(RoutingContext rc) {

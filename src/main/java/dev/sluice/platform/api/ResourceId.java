@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
  * kind's pattern before they reach a query.
  */
 public enum ResourceId {
-    TENANT("ten"), TOKEN("tok"), IMAGE("img"), MACHINE("mch"), SNAPSHOT("snp"), OPERATION("op");
+    TENANT("ten"), TOKEN("tok"), IMAGE("img"), MACHINE("mch"), SNAPSHOT("snp"), OPERATION("op"), COMMAND("cmd"),
+    BOOT("boot");
 
     private static final char[] ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz".toCharArray();
     private static final SecureRandom RANDOM = new SecureRandom();

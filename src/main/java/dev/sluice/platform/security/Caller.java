@@ -45,6 +45,18 @@ public class Caller {
         return identity.hasRole(Role.Names.MACHINE) && !identity.hasRole(Role.Names.TENANT_VIEWER);
     }
 
+    /**
+     * {@code rawId} as a machine id the caller may act on: well formed (else 400), and for a machine credential its
+     * own machine (another machine is a 404, indistinguishable from a missing one).
+     */
+    public String visibleMachine(String rawId) {
+        String machine = dev.sluice.platform.api.ResourceId.MACHINE.require("id", rawId);
+        if (isMachineOnly() && !machine.equals(machineId())) {
+            throw ApiException.notFound("machine " + machine);
+        }
+        return machine;
+    }
+
     /** Partition for per-caller records such as idempotency keys: the tenant id, or "platform". */
     public String scope() {
         String tenant = identity.getAttribute(ATTR_TENANT);

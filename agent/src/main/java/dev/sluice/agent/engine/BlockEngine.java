@@ -55,7 +55,10 @@ public final class BlockEngine {
     private long[] pendingSync = new long[64]; // guarded by pendingLock
     private int pendingCount; // guarded by pendingLock
     private final AtomicInteger demandActive = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong demandMisses = new java.util.concurrent.atomic.AtomicLong();
+    private volatile MissTrace missTrace;
     private volatile long lastDemandNanos;
+    private volatile SnapshotCut cut; // changed only under the upload gate's write lock
 
     public BlockEngine(BlockMap map, LocalStore store, BlockSource source, Clock clock, Settings settings) {
         this(map, store, source, clock, settings, null);
@@ -102,6 +105,9 @@ public final class BlockEngine {
      */
     public void ensurePresent(long first, long last, boolean readAhead) throws IOException {
         if (map.allPresent(first, last)) return;
+        demandMisses.incrementAndGet();
+        MissTrace trace = missTrace;
+        if (trace != null) trace.record(first, last, map);
         demandActive.incrementAndGet();
         lastDemandNanos = clock.nanoTime();
         try {
@@ -125,6 +131,7 @@ public final class BlockEngine {
         uploadGate.readLock().lock();
         try {
             recordIntent(firstBlock, last);
+            copyBeforeWrite(firstBlock, last);
             if (map.allPresent(firstBlock, last)) {
                 store.write(offset, src);
             } else {
@@ -160,6 +167,7 @@ public final class BlockEngine {
         uploadGate.readLock().lock();
         try {
             recordIntent(block, block);
+            copyBeforeWrite(block, block);
             while (true) {
                 if (map.isPresent(block)) {
                     store.write(position, src);
@@ -177,6 +185,12 @@ public final class BlockEngine {
         } finally {
             uploadGate.readLock().unlock();
         }
+    }
+
+    /** Frozen blocks are present (a cut takes only present blocks), so their cut-time bytes are in the store. */
+    private void copyBeforeWrite(long first, long last) throws IOException {
+        SnapshotCut c = cut;
+        if (c != null) c.copyBeforeWrite(first, last, geometry, store);
     }
 
     private void recordIntent(long first, long last) throws IOException {
@@ -240,6 +254,106 @@ public final class BlockEngine {
             uploadGate.writeLock().unlock();
         }
         map.awaitDurable(seq);
+    }
+
+    // ---- snapshot cuts (see SnapshotCut) ----
+
+    /** The cut being uploaded, or null. */
+    public SnapshotCut cut() {
+        return cut;
+    }
+
+    /**
+     * Freezes a point-in-time cut for {@code target}: with guest writes held off, flushes (every acknowledged
+     * write is in the cut and durable), takes the blocks dirty for the target and present, stores the cut durably
+     * and arms their write generations. Fails if a cut is already active (one upload at a time).
+     */
+    public SnapshotCut freeze(String operationId, int target, CutStore cutStore) throws IOException {
+        uploadGate.writeLock().lock();
+        try {
+            if (cut != null) throw new IllegalStateException("a snapshot cut for " + cut.operationId() + " is still active");
+            flush();
+            long n = 0;
+            long[] blocks = new long[64];
+            for (long b = 0; b < map.blockCount(); b++) {
+                if (map.isDirty(target, b) && map.isPresent(b)) {
+                    if (n == blocks.length) blocks = Arrays.copyOf(blocks, blocks.length * 2);
+                    blocks[(int) n++] = b;
+                }
+            }
+            blocks = Arrays.copyOf(blocks, (int) n);
+            cutStore.create(operationId, target, blocks);
+            return install(new SnapshotCut(new CutStore.Stored(operationId, target, blocks, new java.util.BitSet()), cutStore));
+        } finally {
+            uploadGate.writeLock().unlock();
+        }
+    }
+
+    /** After a restart: reinstates the stored cut, if any (same blocks, same side copies). Returns it or null. */
+    public SnapshotCut resume(CutStore cutStore) throws IOException {
+        CutStore.Stored stored = cutStore.load();
+        if (stored == null) return null;
+        uploadGate.writeLock().lock();
+        try {
+            if (cut != null) throw new IllegalStateException("a snapshot cut is already active");
+            return install(new SnapshotCut(stored, cutStore));
+        } finally {
+            uploadGate.writeLock().unlock();
+        }
+    }
+
+    /** Upload gate held for writing. Arms the write generation of every frozen block not rewritten since the cut. */
+    private SnapshotCut install(SnapshotCut c) {
+        for (int slot = 0; slot < c.size(); slot++) {
+            if (!c.copied(slot)) map.beginUpload(c.target(), c.block(slot));
+        }
+        cut = c;
+        return c;
+    }
+
+    /** Reads frozen block number {@code slot} of the active cut as it was at the cut. */
+    public void readAtCut(SnapshotCut c, int slot, ByteBuffer dst) throws IOException {
+        c.readAtCut(slot, geometry, store, dst);
+    }
+
+    /**
+     * The cut's target acknowledged it: clears the target's dirty bit of every frozen block not rewritten since
+     * the cut (durable on return), then forgets the cut. Repeating it (a retried acknowledgement after a restart)
+     * clears nothing more: a block rewritten in between has a side copy and stays dirty.
+     */
+    public void acknowledgeCut(SnapshotCut c) throws IOException {
+        long seq = 0;
+        uploadGate.writeLock().lock();
+        try {
+            for (int slot = 0; slot < c.size(); slot++) {
+                seq = Math.max(seq, map.acknowledge(c.target(), c.block(slot)));
+            }
+        } finally {
+            uploadGate.writeLock().unlock();
+        }
+        map.awaitDurable(seq);
+        drop(c);
+    }
+
+    /** Forgets the cut without acknowledging anything (its dirty bits stay set). */
+    public void drop(SnapshotCut c) throws IOException {
+        uploadGate.writeLock().lock();
+        try {
+            if (cut == c) cut = null;
+            c.delete();
+        } finally {
+            uploadGate.writeLock().unlock();
+        }
+    }
+
+    /** From now on, guest misses are also noted in {@code trace} (first touches, for the learned boot order). */
+    public void traceMisses(MissTrace trace) {
+        this.missTrace = trace;
+    }
+
+    /** Guest reads and partial writes that had to wait for blocks from the repository, since start. */
+    public long demandMisses() {
+        return demandMisses.get();
     }
 
     /** True while a guest miss is being served or was served within the last {@code windowNanos}. */

@@ -13,6 +13,7 @@ public final class MeteredBlockSource implements BlockSource {
     private final BlockSource delegate;
     private final AtomicLong blocks = new AtomicLong();
     private final AtomicLong bytes = new AtomicLong();
+    private final AtomicLong requests = new AtomicLong();
 
     public MeteredBlockSource(BlockSource delegate) {
         this.delegate = delegate;
@@ -20,11 +21,17 @@ public final class MeteredBlockSource implements BlockSource {
 
     @Override
     public void fetch(long start, int count, long deadlineNanos, Sink sink) throws IOException {
+        requests.incrementAndGet();
         delegate.fetch(start, count, deadlineNanos, (index, data) -> {
             blocks.incrementAndGet();
             bytes.addAndGet(data.remaining());
             sink.accept(index, data);
         });
+    }
+
+    /** Fetches (wire requests for a run of blocks, round trips) started since start, demand and prefetch. */
+    public long requests() {
+        return requests.get();
     }
 
     /** Blocks delivered since start. */

@@ -48,4 +48,18 @@ public interface PrefetchOrder {
             }
         };
     }
+
+    /**
+     * A priority list cut into consecutive windows of {@code window} entries, each sorted by block index: the
+     * coarse order stays (what a boot needs first is fetched first) while nearby blocks of a window become runs
+     * the prefetcher fetches in one request each.
+     */
+    static long[] sortedWithinWindows(long[] priority, int window) {
+        if (window < 1) throw new IllegalArgumentException("window " + window);
+        long[] out = priority.clone();
+        for (int from = 0; from < out.length; from += window) {
+            java.util.Arrays.sort(out, from, Math.min(out.length, from + window));
+        }
+        return out;
+    }
 }

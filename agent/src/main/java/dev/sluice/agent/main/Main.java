@@ -6,16 +6,21 @@ import dev.sluice.agent.engine.BlockSource;
 import dev.sluice.agent.engine.Clock;
 import dev.sluice.agent.engine.Geometry;
 import dev.sluice.agent.engine.MeteredBlockSource;
+import dev.sluice.agent.engine.MissTrace;
 import dev.sluice.agent.engine.PrefetchOrder;
 import dev.sluice.agent.engine.Prefetcher;
 import dev.sluice.agent.local.CacheDir;
+import dev.sluice.agent.local.FileCutStore;
 import dev.sluice.agent.local.FileLocalStore;
 import dev.sluice.agent.local.FileMapStore;
 import dev.sluice.agent.nbd.NbdServer;
 import dev.sluice.agent.nbd.NbdSession;
+import dev.sluice.agent.remote.BootClient;
 import dev.sluice.agent.remote.HttpBlockSource;
 import dev.sluice.agent.remote.HydrationReporter;
+import dev.sluice.agent.remote.ControlChannel;
 import dev.sluice.agent.remote.MachineInfo;
+import dev.sluice.agent.remote.SnapshotClient;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -37,6 +42,8 @@ import java.util.function.Consumer;
 
 /** Command line entry: wires the engine, the NBD server, the HTTP block source and the prefetcher. */
 public final class Main {
+    /** First-touch misses kept for the control plane: 16384 blocks is 1 GiB at 64 KiB, far more than a boot reads. */
+    static final int MISS_TRACE_CAP = 16384;
 
     static final String USAGE = """
             Usage:
@@ -54,7 +61,10 @@ public final class Main {
               --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
               --prefetch on|off       fill every block in the background (default on)
               --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
-              --prefetch-order FILE   blocks to prefetch first (e.g. a learned boot order): one index or
+              --boot-trace-window S   for S seconds after the hand-off, send the guest's first-touch misses to the
+                                      control plane (the image's learned boot order; default 300, 0 = never)
+              --prefetch-order FILE   blocks to prefetch first (default: the priority the control plane hands over
+                                      at start: this boot's remote reads, then the image's learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
               --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
@@ -62,6 +72,10 @@ public final class Main {
               --export-name NAME      NBD export name (default: the machine id; the empty name always works)
               --report-interval SECS  how often hydration progress is sent to the control plane (default 5)
               --metrics-listen H:PORT serve Prometheus metrics at http://H:PORT/metrics (e.g. 127.0.0.1:9464)
+              --target NAME=URL       a second snapshot target besides the repository (target 1), with its own dirty
+                                      bits: POST .../snapshots {"name","target":"NAME"} uploads to the control plane
+                                      at URL (same machine id and credential). At most 1 (the block map has 2 targets)
+              --upload-rate MIB       snapshot upload throttle in MiB/s (default 0 = unlimited)
               --debug                 log debug lines (e.g. failed hydration reports, which are retried)
 
             status: print present/dirty/total blocks of the cache and the prefetch state.
@@ -92,7 +106,8 @@ public final class Main {
                     }
                     o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
                             "--prefetch", "--prefetch-rate", "--prefetch-order", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
-                            "--report-interval", "--metrics-listen", "--debug"));
+                            "--report-interval", "--metrics-listen", "--debug", "--target", "--upload-rate",
+                            "--boot-trace-window"));
                     return new Agent(o, line -> log(err, line)).runUntilStopped();
                 }
                 case "status" -> {
@@ -138,14 +153,16 @@ public final class Main {
         long fetchedBytes = Long.parseLong(st.getProperty("fetchedBytes", "0"));
         if (o.has("--json")) {
             out.printf("{\"machineId\":\"%s\",\"imageId\":\"%s\",\"sizeBytes\":%d,\"blockSize\":%d,"
-                            + "\"blocks\":{\"total\":%d,\"present\":%d,\"dirty\":%d},\"prefetch\":\"%s\","
+                            + "\"blocks\":{\"total\":%d,\"present\":%d,\"dirty\":%d},\"dirtyByTarget\":[%d,%d],\"snapshotCut\":%s,\"prefetch\":\"%s\","
                             + "\"fetched\":{\"blocks\":%d,\"bytes\":%d},\"pid\":%s}%n",
                     jsonEscape(id.machineId()), jsonEscape(id.imageId()), id.geometry().sizeBytes(), id.geometry().blockSize(),
-                    total, present, dirty, jsonEscape(prefetch), fetchedBlocks, fetchedBytes, st.getProperty("pid", "null"));
+                    total, present, dirty, map.dirtyCount(0), map.dirtyCount(1), Files.exists(dir.dir().resolve("snapshot.cut")),
+                    jsonEscape(prefetch), fetchedBlocks, fetchedBytes, st.getProperty("pid", "null"));
         } else {
             out.printf("machine %s, image %s: %d bytes in %d blocks of %d bytes%n", id.machineId(), id.imageId(),
                     id.geometry().sizeBytes(), total, id.geometry().blockSize());
-            out.printf("present %d / %d blocks (%.1f%%), dirty %d (repository)%n", present, total, 100.0 * present / total, dirty);
+            out.printf("present %d / %d blocks (%.1f%%), dirty %d (repository), %d (target 1)%n", present, total, 100.0 * present / total, dirty,
+                    map.dirtyCount(1));
             out.printf("prefetch: %s%n", prefetch);
             out.printf("fetched by the running (or last) agent: %d blocks, %d bytes%n", fetchedBlocks, fetchedBytes);
         }
@@ -215,7 +232,29 @@ public final class Main {
             if (fetchTimeoutNanos <= 0) throw new IllegalArgumentException("--fetch-timeout must be > 0");
             int workers = Integer.parseInt(o.get("--workers", "8"));
             double reportSeconds = Double.parseDouble(o.get("--report-interval", "5"));
+            double bootTraceSeconds = Double.parseDouble(o.get("--boot-trace-window", "300"));
+            if (bootTraceSeconds < 0) throw new IllegalArgumentException("--boot-trace-window must be >= 0");
             if (reportSeconds <= 0) throw new IllegalArgumentException("--report-interval must be > 0");
+            double uploadRateMiB = Double.parseDouble(o.get("--upload-rate", "0"));
+            if (uploadRateMiB < 0) throw new IllegalArgumentException("--upload-rate must be >= 0");
+            List<String> targetNames = new java.util.ArrayList<>();
+            List<URI> targetUrls = new java.util.ArrayList<>();
+            for (String t : o.getAll("--target")) {
+                int eq = t.indexOf('=');
+                String name = eq < 0 ? "" : t.substring(0, eq);
+                if (!name.matches("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")) {
+                    throw new IllegalArgumentException("--target needs NAME=URL with NAME of 1-63 characters of a-z, 0-9 and '-'");
+                }
+                if (targetNames.contains(name)) throw new IllegalArgumentException("--target " + name + " is given twice");
+                URI url = URI.create(t.substring(eq + 1));
+                if (url.getScheme() == null || !url.getScheme().startsWith("http")) throw new IllegalArgumentException("--target " + name + ": URL must be http(s)");
+                targetNames.add(name);
+                targetUrls.add(url);
+            }
+            if (targetNames.size() > BlockMap.TARGETS - 1) {
+                throw new IllegalArgumentException("at most " + (BlockMap.TARGETS - 1) + " --target (the block map tracks "
+                        + BlockMap.TARGETS + " targets, the repository included)");
+            }
             boolean debug = o.has("--debug");
             Consumer<String> debugLog = debug ? line -> log.accept("debug: " + line) : line -> { };
             Files.createDirectories(dir.dir());
@@ -253,10 +292,34 @@ public final class Main {
             }
             log.accept("agent: NBD listening on " + server.localAddress());
 
+            // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
+            // phase and answers with what to prefetch first.
+            BootClient bootClient = new BootClient(http, base, machine, token, Duration.ofSeconds(10), g.blockCount());
+            BootClient.Handoff handoff = null;
+            try {
+                handoff = bootClient.handoff();
+                log.accept("agent: handed off boot " + handoff.bootId() + "; prefetch priority: " + handoff.priority().length + " blocks");
+            } catch (IOException | RuntimeException e) {
+                log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
+            }
+            BootLearning learning = null;
+            if (handoff != null && bootTraceSeconds > 0) {
+                MissTrace misses = new MissTrace(MISS_TRACE_CAP);
+                engine.traceMisses(misses);
+                learning = new BootLearning(bootClient, handoff.bootId(), misses, log, debugLog);
+                learning.start((long) (reportSeconds * 1000), (long) (bootTraceSeconds * 1000));
+            }
+
             int batch = (int) Math.max(1, Math.min(256, (8L << 20) / g.blockSize()));
-            PrefetchOrder order = o.has("--prefetch-order")
-                    ? PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()))
-                    : PrefetchOrder.sequential();
+            PrefetchOrder order;
+            if (o.has("--prefetch-order")) {
+                order = PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()));
+            } else if (handoff != null && handoff.priority().length > 0) {
+                order = PrefetchOrder.priorityFirst(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch));
+                if (prefetchOn) BootSetWatch.start(handoff.priority(), map, source, engine::demandMisses, log);
+            } else {
+                order = PrefetchOrder.sequential();
+            }
             Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order,
                     (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log);
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
@@ -272,6 +335,12 @@ public final class Main {
                         () -> hydration.prometheus(Progress.of(engine, source, prefetchState.get())));
                 log.accept("agent: metrics at http://" + m.substring(0, colon) + ":" + metrics.address().getPort() + "/metrics");
             }
+            List<SnapshotClient> snapshotClients = new java.util.ArrayList<>();
+            snapshotClients.add(new SnapshotClient(http, base, machine, token, Duration.ofSeconds(120)));
+            for (URI url : targetUrls) snapshotClients.add(new SnapshotClient(http, url, machine, token, Duration.ofSeconds(120)));
+            SnapshotUploader snapshots = new SnapshotUploader(engine, new FileCutStore(dir.dir(), g.blockSize()),
+                    new ControlChannel(http, base, machine, token), targetNames, snapshotClients, (long) (uploadRateMiB * (1 << 20)), log);
+            snapshots.start();
             Thread prefetchThread = null;
             if (prefetchOn) {
                 prefetchThread = new Thread(() -> {
@@ -304,15 +373,18 @@ public final class Main {
             CountDownLatch stopped = new CountDownLatch(1);
             Thread pf = prefetchThread;
             MetricsEndpoint metricsEndpoint = metrics;
+            BootLearning bootLearning = learning;
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 log.accept("agent: stopping");
                 prefetcher.stop();
+                snapshots.stop();
                 try {
                     server.close();
                     if (pf != null) pf.join(5000);
                     timer.shutdownNow();
                     engine.flush();
                     hydration.stop();
+                    if (bootLearning != null) bootLearning.stop();
                     if (metricsEndpoint != null) metricsEndpoint.close();
                     writeStatus(dir, Progress.of(engine, source, "stopped"));
                 } catch (IOException e) {

@@ -5,16 +5,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Parsed command line: a command and its {@code --flag value} / {@code --switch} options. */
-record Options(String command, Map<String, String> values) {
+/**
+ * Parsed command line: a command and its {@code --flag value} / {@code --switch} options. A repeated flag keeps
+ * its last value in {@code values} and every value, in order, in {@code all} (for repeatable flags such as --target).
+ */
+record Options(String command, Map<String, String> values, Map<String, List<String>> all) {
 
     static final Set<String> SWITCHES = Set.of("--json", "--help", "--debug");
 
     static Options parse(List<String> args) {
-        if (args.isEmpty()) return new Options("help", Map.of());
+        if (args.isEmpty()) return new Options("help", Map.of(), Map.of());
         String command = args.get(0);
-        if (command.equals("--help") || command.equals("-h")) return new Options("help", Map.of());
+        if (command.equals("--help") || command.equals("-h")) return new Options("help", Map.of(), Map.of());
         Map<String, String> values = new HashMap<>();
+        Map<String, List<String>> all = new HashMap<>();
         for (int i = 1; i < args.size(); i++) {
             String a = args.get(i);
             if (!a.startsWith("--")) throw new IllegalArgumentException("unexpected argument: " + a);
@@ -31,8 +35,9 @@ record Options(String command, Map<String, String> values) {
                 value = args.get(++i);
             }
             values.put(name, value);
+            all.computeIfAbsent(name, k -> new java.util.ArrayList<>()).add(value);
         }
-        return new Options(command, values);
+        return new Options(command, values, all);
     }
 
     String require(String name) {
@@ -43,6 +48,11 @@ record Options(String command, Map<String, String> values) {
 
     String get(String name, String fallback) {
         return values.getOrDefault(name, fallback);
+    }
+
+    /** Every value of a repeatable flag, in command-line order (empty if absent). */
+    List<String> getAll(String name) {
+        return all.getOrDefault(name, List.of());
     }
 
     boolean has(String name) {

@@ -11,12 +11,12 @@ import dev.sluice.agent.remote.HydrationReporter;
  * them is monotonic except dirty (a snapshot acknowledgement clears bits).
  */
 record Progress(long presentBlocks, long totalBlocks, long dirtyBlocks, long blocksFetched, long bytesFetched,
-                String prefetch) {
+                long fetchRequests, long demandMisses, String prefetch) {
 
     static Progress of(BlockEngine engine, MeteredBlockSource source, String prefetch) {
         BlockMap map = engine.map();
         return new Progress(map.presentCount(), map.blockCount(), map.dirtyCount(BlockMap.REPOSITORY),
-                source.blocksFetched(), source.bytesFetched(), prefetch);
+                source.blocksFetched(), source.bytesFetched(), source.requests(), engine.demandMisses(), prefetch);
     }
 
     /** hydrated once every block is present (prefetch then stops for good), streaming before. */
@@ -38,6 +38,8 @@ record Progress(long presentBlocks, long totalBlocks, long dirtyBlocks, long blo
         gauge(b, "sluice_agent_hydrated", "1 once every block is present", presentBlocks == totalBlocks ? 1 : 0);
         counter(b, "sluice_agent_fetched_blocks_total", "Verified blocks received from the control plane", blocksFetched);
         counter(b, "sluice_agent_fetched_bytes_total", "Bytes of the verified blocks received from the control plane", bytesFetched);
+        counter(b, "sluice_agent_fetch_requests_total", "Requests (round trips) for runs of blocks, demand and prefetch", fetchRequests);
+        counter(b, "sluice_agent_demand_misses_total", "Guest reads and partial writes that waited for blocks from the control plane", demandMisses);
         counter(b, "sluice_agent_hydration_reports_total", "Hydration reports the control plane accepted", reportsSent);
         counter(b, "sluice_agent_hydration_report_failures_total", "Hydration reports that failed (retried at the next interval)", reportsFailed);
         b.append("# HELP sluice_agent_prefetch_state Prefetch state (1 for the current one)\n# TYPE sluice_agent_prefetch_state gauge\n");

@@ -1,0 +1,234 @@
+package dev.sluice.agent.main;
+
+import dev.sluice.agent.engine.BlockEngine;
+import dev.sluice.agent.engine.CutStore;
+import dev.sluice.agent.engine.Geometry;
+import dev.sluice.agent.engine.SnapshotCut;
+import dev.sluice.agent.remote.ControlChannel;
+import dev.sluice.agent.remote.SnapshotClient;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Acknowledged snapshot upload (DESIGN §4), agent side, one thread: long-polls the command channel and, for each
+ * snapshot command, freezes a cut, sends the target only the frozen blocks it does not hold yet (each with its
+ * SHA-256), completes, and on the acknowledgement clears the target's dirty bits of the blocks not rewritten since
+ * the cut. A cut left by a killed agent is resumed first, before any new command. Network failures are retried
+ * with backoff for as long as it takes; the dirty bits stay set until the acknowledgement, so nothing is lost.
+ */
+final class SnapshotUploader {
+    static final Duration POLL_WAIT = Duration.ofSeconds(25);
+    static final long IDLE_MILLIS = 5000;
+    /** Test-only fault injection (SLUICE_AGENT_FAULT=lose-first-ack): the first acknowledgement is dropped as if the connection broke. */
+    static final String FAULT_ENV = "SLUICE_AGENT_FAULT";
+
+    private final BlockEngine engine;
+    private final CutStore cutStore;
+    private final ControlChannel channel;
+    private final List<String> targetNames; // index t-1 = target t; target 0 is the repository
+    private final List<SnapshotClient> clients; // index t
+    private final long bytesPerSecond;
+    private final Consumer<String> log;
+    private final Set<String> finished = ConcurrentHashMap.newKeySet();
+    private final AtomicLong blocksSent = new AtomicLong();
+    private final AtomicLong bytesSent = new AtomicLong();
+    private volatile boolean loseNextAck;
+    private volatile boolean stopped;
+    private Thread thread;
+
+    SnapshotUploader(BlockEngine engine, CutStore cutStore, ControlChannel channel, List<String> targetNames,
+                     List<SnapshotClient> clients, long bytesPerSecond, Consumer<String> log) {
+        this.engine = engine;
+        this.cutStore = cutStore;
+        this.channel = channel;
+        this.targetNames = targetNames;
+        this.clients = clients;
+        this.bytesPerSecond = bytesPerSecond;
+        this.log = log;
+        this.loseNextAck = "lose-first-ack".equals(System.getenv(FAULT_ENV));
+    }
+
+    void start() {
+        thread = new Thread(this::run, "snapshot-uploader");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    void stop() {
+        stopped = true;
+        if (thread != null) thread.interrupt();
+    }
+
+    long blocksSent() {
+        return blocksSent.get();
+    }
+
+    long bytesSent() {
+        return bytesSent.get();
+    }
+
+    private void run() {
+        try {
+            SnapshotCut left = engine.resume(cutStore);
+            if (left != null) {
+                log.accept("snapshot: resuming the cut of " + left.operationId() + " (" + left.size() + " blocks, target " + left.target() + ")");
+                upload(left);
+            }
+            long backoff = 200;
+            while (!stopped) {
+                List<ControlChannel.Command> commands;
+                try {
+                    commands = channel.poll(POLL_WAIT);
+                    backoff = 200;
+                } catch (IOException e) {
+                    if (stopped) return;
+                    if (backoff == 200) log.accept("snapshot: command poll failed (" + e.getMessage() + "); retrying quietly");
+                    sleep(backoff);
+                    backoff = Math.min(5000, backoff * 2);
+                    continue;
+                }
+                boolean worked = false;
+                for (ControlChannel.Command c : commands) {
+                    if (!"snapshot".equals(c.kind()) || c.operationId() == null || finished.contains(c.operationId())) continue;
+                    worked = true;
+                    int target = targetIndex(c.target());
+                    if (target < 0) {
+                        log.accept("snapshot: " + c.operationId() + " names target '" + c.target() + "', which this agent does not have (--target NAME=URL)");
+                        finished.add(c.operationId());
+                        continue;
+                    }
+                    SnapshotCut cut;
+                    try {
+                        cut = engine.freeze(c.operationId(), target, cutStore);
+                    } catch (IOException e) {
+                        // Nothing frozen, every bit still dirty: the command comes back on the next poll.
+                        log.accept("snapshot: could not freeze a cut for " + c.operationId() + " (" + e.getMessage() + "); will retry");
+                        sleep(IDLE_MILLIS);
+                        continue;
+                    }
+                    log.accept("snapshot: cut for " + c.operationId() + " (" + c.name() + ", target " + target + "): " + cut.size() + " blocks");
+                    upload(cut);
+                }
+                // Only commands this agent cannot act on are pending: they come back at once, so do not spin.
+                if (!worked && !commands.isEmpty()) sleep(IDLE_MILLIS);
+            }
+        } catch (InterruptedException e) {
+            // stopping
+        } catch (IOException | RuntimeException e) {
+            log.accept("snapshot: uploader stopped: " + e);
+        }
+    }
+
+    private int targetIndex(String name) {
+        if (name == null) return 0;
+        int i = targetNames.indexOf(name);
+        return i < 0 ? -1 : i + 1;
+    }
+
+    /** Uploads the cut until its target acknowledges it (or refuses it for good); then forgets the cut. */
+    private void upload(SnapshotCut cut) throws IOException, InterruptedException {
+        SnapshotClient client = clients.get(cut.target());
+        String op = cut.operationId();
+        long backoff = 200;
+        while (!stopped) {
+            try {
+                SnapshotClient.UploadState state = client.declareCut(op, cut.size());
+                if (state.snapshotId() == null) sendMissing(client, cut, state.received());
+                SnapshotClient.Ack ack = client.complete(op, cut.size(), cut.digest());
+                if (loseNextAck) {
+                    loseNextAck = false;
+                    throw new IOException("fault injection: the acknowledgement of " + op + " was lost");
+                }
+                engine.acknowledgeCut(cut);
+                finished.add(op);
+                log.accept("snapshot: " + op + " acknowledged as " + ack.snapshotId() + " (image " + ack.imageId() + "); dirty[" + cut.target()
+                        + "] cleared for the blocks not rewritten since the cut");
+                return;
+            } catch (SnapshotClient.Refused e) {
+                if (e.status != 409) {
+                    log.accept("snapshot: " + op + " refused (" + e.getMessage() + "); dropping the cut, its blocks stay dirty");
+                    engine.drop(cut);
+                    finished.add(op);
+                    return;
+                }
+                log.accept("snapshot: " + op + ": " + e.getMessage() + "; starting the round again");
+            } catch (IOException e) {
+                log.accept("snapshot: " + op + " upload interrupted (" + e.getMessage() + "); retrying");
+                sleep(backoff);
+                backoff = Math.min(5000, backoff * 2);
+            }
+        }
+    }
+
+    private void sendMissing(SnapshotClient client, SnapshotCut cut, Set<Long> received) throws IOException, InterruptedException {
+        Geometry g = engine.geometry();
+        int perBatch = Math.max(1, Math.min(16, (1 << 20) / g.blockSize())); // 1 MiB requests: progress and resume points every MiB
+        byte[] frames = new byte[perBatch * (45 + g.blockSize())];
+        ByteBuffer out = ByteBuffer.wrap(frames);
+        ByteBuffer block = ByteBuffer.allocate(g.blockSize());
+        MessageDigest sha = sha256();
+        int inBatch = 0;
+        long started = System.nanoTime();
+        long sentBytes = 0;
+        for (int slot = 0; slot < cut.size(); slot++) {
+            long index = cut.block(slot);
+            if (received.contains(index)) continue;
+            block.clear().limit(g.blockLength(index));
+            engine.readAtCut(cut, slot, block);
+            block.flip();
+            boolean zero = isZero(block);
+            out.putLong(index).put((byte) (zero ? 1 : 0)).putInt(zero ? 0 : block.remaining());
+            sha.update(block.duplicate());
+            out.put(sha.digest());
+            if (!zero) out.put(block);
+            if (++inBatch == perBatch) {
+                sentBytes += flushBatch(client, cut.operationId(), out, inBatch);
+                inBatch = 0;
+                throttle(started, sentBytes);
+            }
+        }
+        if (inBatch > 0) flushBatch(client, cut.operationId(), out, inBatch);
+    }
+
+    private long flushBatch(SnapshotClient client, String op, ByteBuffer out, int blocks) throws IOException {
+        int length = out.position();
+        client.sendBlocks(op, out.array(), length);
+        out.clear();
+        blocksSent.addAndGet(blocks);
+        bytesSent.addAndGet(length);
+        return length;
+    }
+
+    private void throttle(long startedNanos, long sentBytes) throws InterruptedException {
+        if (bytesPerSecond <= 0) return;
+        long dueNanos = startedNanos + (long) (sentBytes * 1e9 / bytesPerSecond);
+        long wait = dueNanos - System.nanoTime();
+        if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+    }
+
+    private static boolean isZero(ByteBuffer b) {
+        for (int i = b.position(); i < b.limit(); i++) if (b.get(i) != 0) return false;
+        return true;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void sleep(long millis) throws InterruptedException {
+        Thread.sleep(millis);
+    }
+}
