@@ -50,7 +50,7 @@ public class BlockRoutes {
                 rc.response().putHeader("Content-Type", "application/octet-stream")
                         .putHeader("Content-Length", Integer.toString(length))
                         .putHeader("Repr-Digest", "sha-256=:" + Base64.getEncoder().encodeToString(digestBytes(digest, length)) + ":");
-                return Buffer.buffer(Unpooled.wrappedBuffer(bytes, 0, length));
+                return Unpooled.wrappedBuffer(bytes);
             }).start();
         });
     }
@@ -77,10 +77,9 @@ public class BlockRoutes {
             new BlockStreamer(rc, vertx, readPool, content, image, start, start + count - 1, (i, digest, bytes) -> {
                 int length = image.blockLength(i);
                 boolean zero = digest == null;
-                ByteBuf header = Unpooled.buffer(FRAME_HEADER, FRAME_HEADER).writeLong(i).writeByte(zero ? 1 : 0)
-                        .writeInt(zero ? 0 : length).writeBytes(digestBytes(digest, length));
-                // The block's bytes are sent from the (read-only, possibly cached) array itself, not copied.
-                return Buffer.buffer(zero ? header : Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(bytes, 0, length)));
+                Buffer frame = Buffer.buffer(FRAME_HEADER);
+                frame.appendLong(i).appendByte((byte) (zero ? 1 : 0)).appendInt(zero ? 0 : length).appendBytes(digestBytes(digest, length));
+                return zero ? frame.getByteBuf() : Unpooled.wrappedBuffer(frame.getByteBuf(), Unpooled.wrappedBuffer(bytes));
             }).start();
         });
     }
