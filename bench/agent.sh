@@ -12,6 +12,8 @@
 #      prefetch alone would last 2 x BENCH_DURATION), vs the same agent once prefetch is complete. Goal <= 2x.
 #   4b (informational) the same on another fresh agent, but fio reads only the prefix already prefetched (from the
 #      moment a quarter of the disk is present), so no read is a demand miss: what a running prefetch costs a read.
+#   4c (informational) the same fio run as 4 against a fresh agent with --prefetch off: row 4 / 4c is what the running
+#      prefetch costs reads that miss (4 compares misses with hits of a complete cache).
 #
 # Run from the repository root (needs java, mvn, curl, jq, nginx, fio with the nbd engine, qemu-nbd, nbdkit with
 # the curl plugin and cache filter, nbdcopy):
@@ -22,6 +24,8 @@
 # Environment:
 #   BENCH_IMAGE_MIB    image size in MiB (default 1024)
 #   BENCH_DURATION     seconds per fio job (default 10)
+#   BENCH_WARMUP_COPIES cold whole-disk copies through throwaway agents before the rows, to get the control plane's
+#                      JIT compilation out of the measurements (default 2)
 #   BENCH_SKIP_BUILD=1 reuse the builds as they are
 #   BENCH_KEEP=1       keep the work directory (logs, fio JSON) without the images
 #   BENCH_TMPDIR       where the work directory is created (default /tmp, or target/ if /tmp is a tmpfs)
@@ -30,6 +34,7 @@ set -euo pipefail
 IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
 DURATION=${BENCH_DURATION:-10}
 DURATION=${DURATION%s}
+WARMUP_COPIES=${BENCH_WARMUP_COPIES:-2}
 
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -38,6 +43,7 @@ for tool in java mvn curl jq nginx fio qemu-nbd nbdkit nbdcopy awk; do
 done
 [[ "$IMAGE_MIB" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_IMAGE_MIB must be a positive integer" >&2; exit 1; }
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_DURATION must be a positive integer" >&2; exit 1; }
+[[ "$WARMUP_COPIES" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_WARMUP_COPIES must be a non-negative integer" >&2; exit 1; }
 fio --enghelp=nbd 2>/dev/null | grep -q uri || { echo "bench: this fio has no nbd ioengine" >&2; exit 1; }
 SIZE=$((IMAGE_MIB * 1024 * 1024))
 
@@ -288,6 +294,19 @@ row() {
   ROWS+=("$(printf '%-46s %12s %12s %7s %8s  %s' "$test" "$s" "$p" "$ratio" "$g" "$mark")")
 }
 
+# ---------------------------------------------------------------------------------------------- 0. warm-up
+# A freshly started control plane spends its first minutes JIT-compiling (about 100 CPU-seconds of C2 on the 2-CPU
+# development machine), which would land in whichever row comes first. BENCH_WARMUP_COPIES (default 2) cold copies
+# through throwaway agents run first; their times are printed, not compared.
+WARMUP_TIMES=()
+for i in $(seq 1 "$WARMUP_COPIES"); do
+  note_load "0 warm-up copy $i"
+  start_agent "warmup$i" --prefetch off
+  WARMUP_TIMES+=("$(copy_secs "$(uri "$WORK/warmup$i.sock")")")
+  stop_pid "$AGENT_PID"
+  rm -rf "$WORK/cache-warmup$i"
+done
+
 # ---------------------------------------------------------------------------------------------- 1. warm reads
 note_load "1 (warm agent prefetch, unlimited rate)"
 start_agent warm --prefetch-rate 0
@@ -372,6 +391,14 @@ fio_run lat-busy "$(uri "$WORK/lat.sock")" randread 4k 1
 LAT_STATE=$(status_json lat 2>/dev/null | jq -r '"\(.prefetch), \(.blocks.present)/\(.blocks.total) present"' || echo '?')
 log "after the fio run during prefetch: $LAT_STATE"
 wait_complete lat "$LAT_PID" >/dev/null
+# 4c (informational): the same fio run against a fresh agent with --prefetch off, so every read of an absent block
+# is a miss with nothing in the background: row 4 / row 4c is what the running prefetch costs the guest's misses
+note_load "4c latency without prefetch"
+start_agent nopf --prefetch off
+NOPF_PID=$AGENT_PID
+fio_run lat-nopf "$(uri "$WORK/nopf.sock")" randread 4k 1
+stop_pid "$NOPF_PID"
+rm -rf "$WORK/cache-nopf"
 # 4b (informational): the same throttle on another fresh agent, but fio reads only the prefix prefetch has already
 # made present, once a quarter of the disk is (prefetch walks the disk sequentially when nothing else is read), so no read is a demand miss and the
 # p99 shows what the running prefetch alone costs a guest read
@@ -405,6 +432,7 @@ note_load "4 latency idle"
 fio_run lat-idle "$(uri "$WORK/lat.sock")" randread 4k 1
 row "4 4k QD1 clat p99 µs, prefetch vs idle" "$(fio_p99 lat-busy)" "$(fio_p99 lat-idle)" le 2.0
 row "4b same, reads of present prefix only (info)" "$(fio_p99 lat-pfx)" "$(fio_p99 lat-idle)" le 2.0
+row "4c 4 vs a fresh agent without prefetch (info)" "$(fio_p99 lat-busy)" "$(fio_p99 lat-nopf)" le 2.0
 stop_pid "$LAT_PID"
 
 # ---------------------------------------------------------------------------------------------- table
@@ -413,6 +441,7 @@ echo "$HEADER"
 echo "load1 before each test: ${LOADS[*]}"
 printf '%-46s %12s %12s %7s %8s  %s\n' test "sluice agent" peer ratio goal mark
 for r in "${ROWS[@]}"; do echo "$r"; done
+echo "0: control plane warm-up, cold nbdcopy through throwaway agents (not compared), s: ${WARMUP_TIMES[*]:-none}"
 echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4 the same agent, idle"
 echo "bytes read back = raw file: warm agent $WARM_BYTES, cold agent (after its copy) $COLD_BYTES, prefetched agent $PF_BYTES"
 echo "2: cold agent after its nbdcopy: $COLD_STATUS"
@@ -420,6 +449,7 @@ echo "2: CPU seconds during the cold copy: $COLD_CPU; nbdkit $NBDKIT_CPU s"
 echo "3: agent process start -> prefetch complete $PF_S s (from its first log line: $PF_S2 s = $(mibs_of_secs "$PF_S2") MiB/s); curl -o $CURL_S s
 3: CPU seconds during prefetch: $PF_CPU"
 echo "4: --prefetch-rate $RATE MiB/s; fio QD1 randread p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-busy.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-busy), idle $(fio_iops lat-idle); agent at the end of the busy run: $LAT_STATE"
+echo "4c: --prefetch off, fio QD1 randread p50 µs $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-nopf.json" 2>/dev/null || echo ?), IOPS $(fio_iops lat-nopf)"
 echo "4b: fio read the first $PFX_BYTES_READ bytes while $PFX_PRESENT blocks were present; at its end: $PFX_STATE; p50 µs $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx.json" 2>/dev/null || echo ?), IOPS $(fio_iops lat-pfx)"
 nerr=$(grep -c ' ERROR ' "$WORK/server.log" || true)
 echo "server log: $(wc -l <"$WORK/server.log") lines, $nerr ERROR; agent logs: $(cat "$WORK"/agent-*.log | grep -ciE 'error|exception|fail' || true) lines with error/exception/fail"

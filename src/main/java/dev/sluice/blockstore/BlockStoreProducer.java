@@ -1,6 +1,6 @@
 package dev.sluice.blockstore;
 
-import jakarta.enterprise.context.ApplicationScoped;
+import io.netty.util.internal.PlatformDependent;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
@@ -24,14 +24,20 @@ public class BlockStoreProducer {
         return new CorruptBlockLog();
     }
 
+    /**
+     * Singleton, not application-scoped: a normal scope would hand out a client proxy, and the data plane needs
+     * the real object to reach the cache's non-blocking lookups ({@code instanceof CachingBlockStore}).
+     */
     @Produces
-    @ApplicationScoped
+    @Singleton
     BlockStore blockStore(BlockStoreConfig config, CorruptBlockLog corruptBlocks,
                           @org.eclipse.microprofile.config.inject.ConfigProperty(name = "sluice.blockstore.cache-bytes") java.util.Optional<Long> cacheBytes) {
         BlockStore store = create(config, corruptBlocks);
-        // Default: a quarter of the heap, at most 1 GiB (a JVM on a 24 GiB host gets 6 GiB of heap by default).
-        long capacity = cacheBytes.orElse(Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 4));
-        LOG.infof("block cache: %d MiB of verified blocks", capacity >> 20);
+        // The cache lives in direct memory. Default: half of the JVM's direct-memory limit (which is the maximum heap
+        // unless -XX:MaxDirectMemorySize says otherwise), at most 4 GiB; the other half leaves room for the network
+        // stack and for evicted blocks that the garbage collector has not freed yet.
+        long capacity = cacheBytes.orElse(Math.min(4L << 30, PlatformDependent.maxDirectMemory() / 2));
+        LOG.infof("block cache: %d MiB of verified blocks, off-heap", capacity >> 20);
         return capacity > 0 ? new CachingBlockStore(store, capacity) : store;
     }
 

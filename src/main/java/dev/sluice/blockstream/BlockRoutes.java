@@ -4,6 +4,7 @@ import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
 import dev.sluice.platform.problem.ProblemWriter;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.quarkus.vertx.web.Route;
 import io.vertx.core.Vertx;
@@ -49,7 +50,7 @@ public class BlockRoutes {
                 rc.response().putHeader("Content-Type", "application/octet-stream")
                         .putHeader("Content-Length", Integer.toString(length))
                         .putHeader("Repr-Digest", "sha-256=:" + Base64.getEncoder().encodeToString(digestBytes(digest, length)) + ":");
-                return Buffer.buffer(Unpooled.wrappedBuffer(bytes, 0, length));
+                return Unpooled.wrappedBuffer(bytes);
             }).start();
         });
     }
@@ -76,12 +77,9 @@ public class BlockRoutes {
             new BlockStreamer(rc, vertx, readPool, content, image, start, start + count - 1, (i, digest, bytes) -> {
                 int length = image.blockLength(i);
                 boolean zero = digest == null;
-                Buffer frame = Buffer.buffer(FRAME_HEADER + (zero ? 0 : length));
+                Buffer frame = Buffer.buffer(FRAME_HEADER);
                 frame.appendLong(i).appendByte((byte) (zero ? 1 : 0)).appendInt(zero ? 0 : length).appendBytes(digestBytes(digest, length));
-                if (!zero) {
-                    frame.appendBytes(bytes, 0, length);
-                }
-                return frame;
+                return zero ? frame.getByteBuf() : Unpooled.wrappedBuffer(frame.getByteBuf(), Unpooled.wrappedBuffer(bytes));
             }).start();
         });
     }

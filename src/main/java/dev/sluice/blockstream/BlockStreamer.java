@@ -2,11 +2,14 @@ package dev.sluice.blockstream;
 
 import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.platform.problem.ProblemWriter;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,12 +36,16 @@ final class BlockStreamer {
     static final int WRITE_BYTES = 1 << 20;
     static final int MAX_BATCHES = 4;
 
-    /** Encodes one block (its bytes may be a shared buffer longer than the block) as the bytes to send. */
+    /**
+     * Encodes one block as the bytes to send. {@code block} holds exactly the block's bytes from position 0; it is
+     * a fresh read-only view (the encoder may move its position and limit) of memory shared with the cache, usually
+     * direct: wrap it, do not copy it.
+     */
     interface Encoder {
-        Buffer encode(long index, BlockDigest digest, byte[] sharedBytes);
+        ByteBuf encode(long index, BlockDigest digest, ByteBuffer block);
     }
 
-    private record Loaded(long index, BlockDigest digest, byte[] bytes) {
+    private record Loaded(long index, BlockDigest digest, ByteBuffer bytes) {
     }
 
     private final RoutingContext rc;
@@ -55,6 +62,8 @@ final class BlockStreamer {
     private long next;
     /** Next block not yet ready nor being loaded; always ≥ next. */
     private long nextToLoad;
+    /** Told (once, on the event loop) when a block is not in memory and must be loaded. */
+    private Runnable onMiss;
 
     BlockStreamer(RoutingContext rc, Vertx vertx, Executor workers, ImageContent content, ServedImage image, long firstBlock,
                   long lastBlock, Encoder encoder) {
@@ -70,13 +79,19 @@ final class BlockStreamer {
         this.nextToLoad = firstBlock;
     }
 
+    /** Calls {@code onMiss} (once, on the event loop; it must not block) the first time a block must be loaded. */
+    BlockStreamer onMiss(Runnable onMiss) {
+        this.onMiss = onMiss;
+        return this;
+    }
+
     void start() {
         pump();
     }
 
     private void pump() {
         HttpServerResponse response = rc.response();
-        java.util.List<io.netty.buffer.ByteBuf> pending = new java.util.ArrayList<>();
+        List<ByteBuf> pending = new ArrayList<>();
         int pendingBytes = 0;
         try {
             while (next <= last) {
@@ -102,14 +117,19 @@ final class BlockStreamer {
                     }
                 }
                 if (block != null) {
-                    Buffer encoded = encoder.encode(block.index(), block.digest(), block.bytes());
-                    pending.add(encoded.getByteBuf());
-                    pendingBytes += encoded.length();
+                    ByteBuf encoded = encoder.encode(block.index(), block.digest(), block.bytes());
+                    pending.add(encoded);
+                    pendingBytes += encoded.readableBytes();
                     next++;
                     continue;
                 }
                 flush(response, pending);
                 pendingBytes = 0;
+                if (onMiss != null) {
+                    Runnable missed = onMiss;
+                    onMiss = null;
+                    missed.run();
+                }
                 while (loading.size() < MAX_BATCHES && nextToLoad <= last) {
                     long from = nextToLoad;
                     long to = Math.min(last, from + blocksPerBatch - 1);
@@ -128,7 +148,7 @@ final class BlockStreamer {
             if (pending.isEmpty()) {
                 response.end();
             } else {
-                response.end(Buffer.buffer(io.netty.buffer.Unpooled.wrappedBuffer(pending.toArray(new io.netty.buffer.ByteBuf[0]))));
+                response.end(joined(pending));
             }
         } catch (RuntimeException e) {
             Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
@@ -136,11 +156,16 @@ final class BlockStreamer {
         }
     }
 
-    private static void flush(HttpServerResponse response, java.util.List<io.netty.buffer.ByteBuf> pending) {
+    private static void flush(HttpServerResponse response, List<ByteBuf> pending) {
         if (!pending.isEmpty()) {
-            response.write(Buffer.buffer(io.netty.buffer.Unpooled.wrappedBuffer(pending.toArray(new io.netty.buffer.ByteBuf[0]))));
+            response.write(joined(pending));
             pending.clear();
         }
+    }
+
+    /** One buffer over the pending ones without copying (a composite of views; one buffer stays itself). */
+    private static Buffer joined(List<ByteBuf> pending) {
+        return Buffer.buffer(pending.size() == 1 ? pending.get(0) : Unpooled.wrappedBuffer(pending.toArray(new ByteBuf[0])));
     }
 
     /** The block from memory, or null if getting it could block. */
@@ -154,7 +179,7 @@ final class BlockStreamer {
         List<Loaded> batch = new ArrayList<>((int) (to - from + 1));
         for (long i = from; i <= to; i++) {
             BlockDigest digest = content.digest(image, i);
-            batch.add(new Loaded(i, digest, content.sharedBytes(image, i, digest)));
+            batch.add(new Loaded(i, digest, content.block(image, i, digest)));
         }
         return batch;
     }

@@ -7,11 +7,13 @@ import dev.sluice.platform.problem.ProblemWriter;
 import io.netty.buffer.Unpooled;
 import io.quarkus.vertx.web.Route;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 
 /**
@@ -30,6 +32,11 @@ public class DiskRoute {
     private static final CharSequence CONTENT_TYPE = io.vertx.core.http.HttpHeaders.createOptimized("Content-Type");
     private static final CharSequence OCTET_STREAM = io.vertx.core.http.HttpHeaders.createOptimized("application/octet-stream");
     private static final CharSequence CONTENT_LENGTH = io.vertx.core.http.HttpHeaders.createOptimized("Content-Length");
+    private static final String IMAGES_PREFIX = "/api/v1/images/";
+    private static final String DISK_SUFFIX = "/disk";
+    /** Where Quarkus' HTTP metrics look for a request's route template (io.quarkus.micrometer HttpRequestMetric). */
+    private static final String METRICS_TEMPLATE = "UrlPathTemplate";
+    private static final String DISK_TEMPLATE = "/api/v1/images/{id}/disk";
 
     @Inject
     ImageAccess access;
@@ -40,24 +47,48 @@ public class DiskRoute {
     @Inject
     BlockReadPool readPool;
     @Inject
+    ImageWarmer warmer;
+    @Inject
     BootTraces traces;
 
     /**
      * Signed-URL reads (iPXE, qemu, benchmarks) skip the framework's route chain: they need no session, request
-     * context or lazy authentication, only the signature check, which is pure computation. Requests without a
-     * signature fall through to {@link #readImageDisk} and its bearer authentication.
+     * context or lazy authentication, only the signature check, which is pure computation. The route has no path
+     * pattern because matching one is a regular expression per request; {@link #signedImageId} checks the exact
+     * path instead. Anything else (no signature, another path, a path that needs normalizing) falls through to
+     * the router, and unsigned disk reads reach {@link #readImageDisk} and its bearer authentication.
      */
-    void signedReads(@jakarta.enterprise.event.Observes io.vertx.ext.web.Router router) {
-        io.vertx.core.Handler<RoutingContext> signed = rc -> {
-            if (rc.request().getParam("sig") == null) {
+    void signedReads(@Observes Router router) {
+        router.route().order(Integer.MIN_VALUE).handler(rc -> {
+            String id = signedImageId(rc.request());
+            if (id == null) {
                 rc.next();
                 return;
             }
-            // The signature covers the boot binding, so once resolve() accepted it the boot id is trusted.
-            access.resolve(rc, true, image -> serve(rc, image, rc.request().getParam("boot")));
-        };
-        router.get("/api/v1/images/:id/disk").order(Integer.MIN_VALUE).handler(signed);
-        router.head("/api/v1/images/:id/disk").order(Integer.MIN_VALUE).handler(signed);
+            // The HTTP metrics name requests by route template; this route has none, so name it here.
+            Vertx.currentContext().putLocal(METRICS_TEMPLATE, DISK_TEMPLATE);
+            // The signature covers the boot binding, so once resolveSigned() accepted it the boot id is trusted.
+            access.resolveSigned(rc, id, image -> serve(rc, image, rc.request().getParam("boot")));
+        });
+    }
+
+    /** The image id of a signed GET or HEAD of {@code /api/v1/images/<id>/disk} (id not yet validated), else null. */
+    static String signedImageId(HttpServerRequest request) {
+        HttpMethod method = request.method();
+        String path = request.path();
+        if ((method != HttpMethod.GET && method != HttpMethod.HEAD) || path == null
+                || !path.startsWith(IMAGES_PREFIX) || !path.endsWith(DISK_SUFFIX)
+                || path.length() <= IMAGES_PREFIX.length() + DISK_SUFFIX.length()) {
+            return null;
+        }
+        String id = path.substring(IMAGES_PREFIX.length(), path.length() - DISK_SUFFIX.length());
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')) {
+                return null; // not an id (a slash, a dot segment, percent-encoding): the router decides
+            }
+        }
+        return request.getParam("sig") == null ? null : id;
     }
 
     @Route(path = "/api/v1/images/:id/disk", methods = {Route.HttpMethod.GET, Route.HttpMethod.HEAD}, type = Route.HandlerType.NORMAL)
@@ -102,11 +133,11 @@ public class DiskRoute {
         }
         long from = first;
         long toExclusive = last + 1;
-        new BlockStreamer(rc, vertx, readPool, content, image, first / blockSize, last / blockSize, (index, digest, bytes) -> {
+        new BlockStreamer(rc, vertx, readPool, content, image, first / blockSize, last / blockSize, (index, digest, block) -> {
             long blockStart = index * blockSize;
             int off = (int) (Math.max(from, blockStart) - blockStart);
-            int end = (int) (Math.min(toExclusive, blockStart + image.blockLength(index)) - blockStart);
-            return Buffer.buffer(Unpooled.wrappedBuffer(bytes, off, end - off));
-        }).start();
+            int end = (int) (Math.min(toExclusive, blockStart + block.remaining()) - blockStart);
+            return Unpooled.wrappedBuffer(block.position(off).limit(end));
+        }).onMiss(() -> warmer.missed(image)).start();
     }
 }

@@ -38,42 +38,16 @@ public class ImageAccess {
             ProblemWriter.write(rc, ApiException.field(ProblemType.INVALID_PARAMETER, "id", "not a well-formed image id"));
             return;
         }
-        String sig = rc.request().getParam("sig");
-        Uni<ServedImage> image;
-        if (allowSigned && sig != null) {
-            String exp = rc.request().getParam("exp");
-            String machine = rc.request().getParam("machine");
-            String boot = rc.request().getParam("boot");
+        if (allowSigned && rc.request().getParam("sig") != null) {
+            resolveSigned(rc, id, then);
+            return;
+        }
+        Uni<ServedImage> image = auth.require(rc, Role.Names.TENANT_VIEWER, Role.Names.MACHINE).chain(caller -> {
             ServedImage known = content.cachedImage(id);
-            if (known != null) {
-                // Fast path, no thread hop: the image is cached and the signature check is pure computation.
-                try {
-                    signedUrls.verify(known.tenantId(), id, exp, machine, boot, sig);
-                } catch (RuntimeException e) {
-                    ProblemWriter.write(rc, e);
-                    return;
-                }
-                then.accept(known);
-                return;
+            if (known != null && caller.has(Role.Names.TENANT_VIEWER) && known.tenantId().equals(caller.tenantId())) {
+                return Uni.createFrom().item(known);
             }
-            image = blocking(() -> {
-                String tenant = QuarkusTransaction.requiringNew().call(() -> {
-                    Image i = Image.findById(id);
-                    return i == null ? null : i.tenantId;
-                });
-                if (tenant == null) {
-                    throw ApiException.notFound("image " + id);
-                }
-                signedUrls.verify(tenant, id, exp, machine, boot, sig);
-                return content.image(tenant, id);
-            });
-        } else {
-            image = auth.require(rc, Role.Names.TENANT_VIEWER, Role.Names.MACHINE).chain(caller -> {
-                ServedImage known = content.cachedImage(id);
-                if (known != null && caller.has(Role.Names.TENANT_VIEWER) && known.tenantId().equals(caller.tenantId())) {
-                    return Uni.createFrom().item(known);
-                }
-                return blocking(() -> {
+            return blocking(() -> {
                 if (caller.tenantId() == null) {
                     throw new ApiException(ProblemType.FORBIDDEN, "this credential belongs to no tenant");
                 }
@@ -82,8 +56,50 @@ public class ImageAccess {
                 }
                 return content.image(caller.tenantId(), id);
             });
-            });
+        });
+        deliver(rc, image, then);
+    }
+
+    /**
+     * Like {@link #resolve} for a request carrying a signed URL ({@code sig}, {@code exp}, optional {@code machine})
+     * for image {@code id}, taken from the path by the caller and not yet validated.
+     */
+    public void resolveSigned(RoutingContext rc, String id, Consumer<ServedImage> then) {
+        String sig = rc.request().getParam("sig");
+        String exp = rc.request().getParam("exp");
+        String machine = rc.request().getParam("machine");
+        String boot = rc.request().getParam("boot");
+        // Only well-formed ids are ever cached, so a hit needs no id check.
+        ServedImage known = content.cachedImage(id);
+        if (known != null) {
+            // Fast path, no thread hop: the image is cached and the signature check is pure computation.
+            try {
+                signedUrls.verify(known.tenantId(), id, exp, machine, boot, sig);
+            } catch (RuntimeException e) {
+                ProblemWriter.write(rc, e);
+                return;
+            }
+            then.accept(known);
+            return;
         }
+        if (!ResourceId.IMAGE.matches(id)) {
+            ProblemWriter.write(rc, ApiException.field(ProblemType.INVALID_PARAMETER, "id", "not a well-formed image id"));
+            return;
+        }
+        deliver(rc, blocking(() -> {
+            String tenant = QuarkusTransaction.requiringNew().call(() -> {
+                Image i = Image.findById(id);
+                return i == null ? null : i.tenantId;
+            });
+            if (tenant == null) {
+                throw ApiException.notFound("image " + id);
+            }
+            signedUrls.verify(tenant, id, exp, machine, boot, sig);
+            return content.image(tenant, id);
+        }), then);
+    }
+
+    private void deliver(RoutingContext rc, Uni<ServedImage> image, Consumer<ServedImage> then) {
         io.vertx.core.Context eventLoop = vertx.getOrCreateContext();
         image.subscribe().with(
                 served -> eventLoop.runOnContext(v -> then.accept(served)),

@@ -14,6 +14,7 @@ import dev.sluice.platform.problem.ProblemType;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.nio.ByteBuffer;
 import java.util.Optional;
 
 /**
@@ -73,8 +74,8 @@ public class ImageContent {
         });
     }
 
-    /** A block available without blocking: its digest (null for zeros) and shared bytes. */
-    public record Cached(BlockDigest digest, byte[] bytes) {
+    /** A block available without blocking: its digest (null for zeros) and its bytes (see {@link #block}). */
+    public record Cached(BlockDigest digest, ByteBuffer bytes) {
     }
 
     /**
@@ -87,13 +88,13 @@ public class ImageContent {
             return null;
         }
         if (entry.digest() == null) {
-            return new Cached(null, ZeroBlocks.ZEROS);
+            return new Cached(null, ZeroBlocks.direct(image.blockLength(index)));
         }
         if (!(store instanceof CachingBlockStore caching)) {
             return null;
         }
-        byte[] bytes = caching.peek(image.tenantId(), entry.digest());
-        return bytes == null || bytes.length != image.blockLength(index) ? null : new Cached(entry.digest(), bytes);
+        ByteBuffer bytes = caching.peek(image.tenantId(), entry.digest());
+        return bytes == null || bytes.remaining() != image.blockLength(index) ? null : new Cached(entry.digest(), bytes);
     }
 
     /** The served image if cached and fresh, else null. Never blocks. */
@@ -108,20 +109,21 @@ public class ImageContent {
     }
 
     /**
-     * The bytes of block {@code index}. The array may be shared with a cache or be the shared zero buffer
-     * (longer than the block): read only the first {@link ServedImage#blockLength} bytes and never modify it.
+     * The bytes of block {@code index}, exactly {@link ServedImage#blockLength} of them from position 0, verified
+     * (or synthesized zeros). The buffer is a read-only view that may share its memory with the block cache and
+     * other responses, and is usually direct: hand it to the socket as it is.
      */
-    public byte[] sharedBytes(ServedImage image, long index, BlockDigest digest) {
+    public ByteBuffer block(ServedImage image, long index, BlockDigest digest) {
         if (digest == null) {
-            return ZeroBlocks.ZEROS;
+            return ZeroBlocks.direct(image.blockLength(index));
         }
-        Optional<byte[]> bytes = store instanceof CachingBlockStore caching
+        Optional<ByteBuffer> bytes = store instanceof CachingBlockStore caching
                 ? caching.getShared(image.tenantId(), digest)
-                : store.get(image.tenantId(), digest);
-        byte[] b = bytes.orElseThrow(() -> new ApiException(ProblemType.INTEGRITY,
+                : store.get(image.tenantId(), digest).map(b -> ByteBuffer.wrap(b).asReadOnlyBuffer());
+        ByteBuffer b = bytes.orElseThrow(() -> new ApiException(ProblemType.INTEGRITY,
                 "block " + index + " (" + digest.hex() + ") is missing from the block store"));
-        if (b.length != image.blockLength(index)) {
-            throw new ApiException(ProblemType.INTEGRITY, "block " + index + " has " + b.length + " bytes, expected " + image.blockLength(index));
+        if (b.remaining() != image.blockLength(index)) {
+            throw new ApiException(ProblemType.INTEGRITY, "block " + index + " has " + b.remaining() + " bytes, expected " + image.blockLength(index));
         }
         return b;
     }

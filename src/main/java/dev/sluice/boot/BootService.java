@@ -81,15 +81,7 @@ public class BootService {
             return IpxeScript.refuse(IpxeScript.NOTHING_TO_BOOT);
         }
         Instant now = Instant.now();
-        Boot boot = new Boot();
-        boot.id = ResourceId.BOOT.next();
-        boot.tenantId = m.tenantId;
-        boot.machineId = m.id;
-        boot.imageId = image.id;
-        boot.phase = BootPhase.REMOTE;
-        boot.startedAt = now;
-        boot.persist();
-        pruneOldBoots(m.id);
+        Boot boot = startBoot(m, image.id, BootPhase.REMOTE, now);
         m.state = MachineState.BOOTING;
         m.updatedAt = now;
         long expiresAt = now.plus(urlTtl).getEpochSecond();
@@ -124,15 +116,7 @@ public class BootService {
             Instant now = Instant.now();
             Boot boot = remote == null ? null : reads.lock(remote);
             if (boot == null || boot.phase != BootPhase.REMOTE) {
-                boot = new Boot();
-                boot.id = ResourceId.BOOT.next();
-                boot.tenantId = m.tenantId;
-                boot.machineId = m.id;
-                boot.imageId = m.imageId;
-                boot.phase = BootPhase.AGENT;
-                boot.startedAt = now;
-                boot.persist();
-                pruneOldBoots(m.id);
+                boot = startBoot(m, m.imageId, BootPhase.AGENT, now);
             }
             boot.phase = BootPhase.AGENT;
             boot.handedOffAt = now;
@@ -218,6 +202,20 @@ public class BootService {
 
     private static Boot latestBoot(String machineId) {
         return Boot.<Boot>find("machineId = ?1 order by startedAt desc, id desc", machineId).firstResult();
+    }
+
+    /** A new boot of machine {@code m} (persisted); only the newest boots per machine are kept. */
+    private static Boot startBoot(Machine m, String imageId, BootPhase phase, Instant now) {
+        Boot boot = new Boot();
+        boot.id = ResourceId.BOOT.next();
+        boot.tenantId = m.tenantId;
+        boot.machineId = m.id;
+        boot.imageId = imageId;
+        boot.phase = phase;
+        boot.startedAt = now;
+        boot.persist();
+        pruneOldBoots(m.id);
+        return boot;
     }
 
     private static void pruneOldBoots(String machineId) {

@@ -104,9 +104,11 @@ class ContentBadInputTest {
         upload(other, content, null).then().statusCode(200);
         assertEquals(403, given().get("/api/v1/images/" + other + "/disk?exp=" + exp + "&sig=" + sig).statusCode());
         assertEquals(403, given().get(url.replace(sig, "AAAA")).statusCode());
-        // Expired: a correctly signed URL whose time has passed (minted with a 1 s TTL).
-        String shortLived = as(tenant.viewer()).body(java.util.Map.of("ttlSeconds", 1)).post("/api/v1/images/" + image + "/disk-url").path("url");
-        sleep(2100);
+        // Expired: a correctly signed URL whose time has passed (minted with a 3 s TTL), even though it was used (and
+        // its signature verified and remembered) while it was valid.
+        String shortLived = as(tenant.viewer()).body(java.util.Map.of("ttlSeconds", 3)).post("/api/v1/images/" + image + "/disk-url").path("url");
+        assertEquals(200, given().get(shortLived).statusCode());
+        sleep(4100);
         Response expired = given().get(shortLived);
         assertEquals(401, expired.statusCode());
         assertEquals("https://sluice.dev/problems/unauthenticated", expired.path("type"));

@@ -361,6 +361,11 @@ public final class BlockEngine {
         return demandMisses.get();
     }
 
+    /** True while a guest miss is being served. */
+    public boolean missInFlight() {
+        return demandActive.get() > 0;
+    }
+
     /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
     /** From now on, notes which blocks of {@code reads}' boot set the guest reads. */
     public void watchBootSet(BootSetReads reads) {

@@ -17,10 +17,13 @@ import java.util.concurrent.TimeoutException;
  * Serves guest misses. Single-flight: the first reader of an absent block claims it in `inflight`
  * (one CompletableFuture per block being fetched, so memory is proportional to blocks in flight, not to
  * the disk) and fetches a run of consecutive absent, unclaimed blocks on its own thread; concurrent
- * readers of those blocks wait on the futures, bounded by the fetch timeout. A miss at the block right
- * after the previous miss run is sequential: the run is extended by `readAheadBlocks` (capped by the
- * wire's 256 blocks / 64 MiB per request). Given an executor, such a run is streamed on it and the
- * reader returns as soon as its own blocks are installed (the engine still creates no threads).
+ * readers of those blocks wait on the futures, bounded by the fetch timeout.
+ *
+ * Read-ahead: SequentialStreams recognizes sequential readers (several at once, e.g. nbdcopy's
+ * connections) and hands out windows of `RUNS_AHEAD` runs of `readAheadBlocks` ahead of each reader. Each
+ * run is one wire request, claimed at once and streamed on the read-ahead executor, so several runs
+ * are in flight per reader and the repository's latency is hidden; without an executor they run on the
+ * reader's thread. Random misses never read ahead.
  *
  * Demand never waits for the prefetcher: prefetch does not claim blocks here, so a guest miss on a block
  * the prefetcher is streaming fetches it again itself; whichever install comes first wins.
@@ -29,13 +32,15 @@ final class DemandFetcher {
 
     static final int MAX_RUN_BLOCKS = 256;
     static final long MAX_RUN_BYTES = 64L << 20;
+    /** Read-ahead runs kept in flight ahead of a sequential reader. */
+    static final int RUNS_AHEAD = 4;
 
     private final BlockEngine engine;
     private final BlockSource source;
     private final Clock clock;
     private final BlockEngine.Settings settings;
     private final ConcurrentHashMap<Long, CompletableFuture<Void>> inflight = new ConcurrentHashMap<>();
-    private volatile long nextSequential = -1;
+    private final SequentialStreams streams = new SequentialStreams();
     private final Executor readAheadExecutor;
 
     DemandFetcher(BlockEngine engine, BlockSource source, Clock clock, BlockEngine.Settings settings, Executor readAheadExecutor) {
@@ -51,6 +56,7 @@ final class DemandFetcher {
         BlockMap map = engine.map();
         long deadline = clock.nanoTime() + settings.fetchTimeoutNanos();
         List<CompletableFuture<Void>> waits = new ArrayList<>();
+        if (readAhead) readAhead(first, last, deadline);
         for (int attempt = 0; ; attempt++) {
             waits.clear();
             long b = first;
@@ -65,7 +71,7 @@ final class DemandFetcher {
                     b++;
                     continue;
                 }
-                b = fetchRun(b, last, readAhead, deadline) + 1;
+                b = fetchRun(b, last, deadline) + 1;
             }
             for (CompletableFuture<Void> f : waits) await(f, deadline);
             long missing = firstAbsent(first, last);
@@ -82,33 +88,68 @@ final class DemandFetcher {
         return -1;
     }
 
-    /**
-     * Claims and fetches a run starting at absent block {@code start}; returns the last block of the
-     * requested range ({@code <= last}) that this run covered.
-     */
-    private long fetchRun(long start, long last, boolean readAhead, long deadline) throws FetchFailedException {
+    /** Schedules the read-ahead a sequential reader of {@code first..last} is due, if any. */
+    private void readAhead(long first, long last, long deadline) {
+        if (settings.readAheadBlocks() <= 0) return; // --read-ahead 0: fetch only what is read
         Geometry g = engine.geometry();
+        long runBlocks = Math.min(settings.readAheadBlocks(), maxRunBlocks(g));
+        long[] window = streams.onMiss(first, last, runBlocks * RUNS_AHEAD, g.blockCount());
+        if (window == null) return;
         BlockMap map = engine.map();
-        long limit = last;
-        if (readAhead && start == nextSequential) limit = last + settings.readAheadBlocks();
-        long maxBlocks = Math.min(MAX_RUN_BLOCKS, Math.max(1, MAX_RUN_BYTES / g.blockSize()));
-        limit = Math.min(Math.min(limit, start + maxBlocks - 1), g.blockCount() - 1);
+        long b = window[0];
+        while (b <= window[1]) {
+            if (map.isPresent(b) || inflight.containsKey(b)) {
+                b++;
+                continue;
+            }
+            List<CompletableFuture<Void>> mine = claim(b, Math.min(window[1], b + runBlocks - 1));
+            if (mine.isEmpty()) continue; // lost the race for b: look at it again
+            Runnable fetch = fetchTask(b, mine, deadline, new IOException[1]);
+            if (readAheadExecutor == null || !submit(fetch)) fetch.run();
+            b += mine.size();
+        }
+    }
+
+    private static long maxRunBlocks(Geometry g) {
+        return Math.min(MAX_RUN_BLOCKS, Math.max(1, MAX_RUN_BYTES / g.blockSize()));
+    }
+
+    /** Claims consecutive absent, unclaimed blocks from {@code start} up to {@code limit}. */
+    private List<CompletableFuture<Void>> claim(long start, long limit) {
+        BlockMap map = engine.map();
         List<CompletableFuture<Void>> mine = new ArrayList<>();
-        long end = start - 1;
         for (long b = start; b <= limit; b++) {
             if (map.isPresent(b)) break;
             CompletableFuture<Void> f = new CompletableFuture<>();
             if (inflight.putIfAbsent(b, f) != null) break;
             mine.add(f);
-            end = b;
         }
-        if (end < start) return start - 1; // lost the race for `start`: the caller looks at it again
-        if (readAhead) nextSequential = end + 1;
-        long covered = Math.min(end, last);
-        final long runStart = start;
-        final long runEnd = end;
+        return mine;
+    }
+
+    /**
+     * Claims and fetches, on this thread, a run starting at absent block {@code start} within the request;
+     * returns the last block of the run.
+     */
+    private long fetchRun(long start, long last, long deadline) throws FetchFailedException {
+        long limit = Math.min(last, start + maxRunBlocks(engine.geometry()) - 1);
+        List<CompletableFuture<Void>> mine = claim(start, limit);
+        if (mine.isEmpty()) return start - 1; // lost the race for `start`: the caller looks at it again
+        long end = start + mine.size() - 1;
         IOException[] failure = new IOException[1];
-        Runnable fetch = () -> {
+        fetchTask(start, mine, deadline, failure).run();
+        long missing = firstAbsent(start, end);
+        if (missing >= 0) {
+            Throwable cause = failure[0];
+            throw new FetchFailedException("fetching blocks " + start + ".." + end + " failed at block " + missing
+                    + (cause != null ? ": " + cause.getMessage() : ""), cause);
+        }
+        return end;
+    }
+
+    /** Fetches the claimed run {@code start..start+mine.size()-1}, completing every claim whatever happens. */
+    private Runnable fetchTask(long runStart, List<CompletableFuture<Void>> mine, long deadline, IOException[] failure) {
+        return () -> {
             try {
                 source.fetch(runStart, mine.size(), deadline, (index, data) -> {
                     int i = (int) (index - runStart);
@@ -127,20 +168,6 @@ final class DemandFetcher {
                 }
             }
         };
-        if (end > last && readAheadExecutor != null && submit(fetch)) {
-            // Read-ahead run: the reader waits only for the blocks it asked for; the rest keeps streaming
-            // in the background (still claimed, so a reader of those blocks waits for this fetch).
-            for (int i = 0; i <= covered - start; i++) await(mine.get(i), deadline);
-        } else {
-            fetch.run();
-        }
-        long missing = firstAbsent(start, covered);
-        if (missing >= 0) {
-            Throwable cause = failure[0];
-            throw new FetchFailedException("fetching blocks " + start + ".." + runEnd + " failed at block " + missing
-                    + (cause != null ? ": " + cause.getMessage() : ""), cause);
-        }
-        return covered;
     }
 
     private boolean submit(Runnable task) {

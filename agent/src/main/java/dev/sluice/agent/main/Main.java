@@ -71,7 +71,8 @@ public final class Main {
                                       it and paused reading for 1 s, at most SECONDS after start: its boot goes
                                       first (default 30, 0 = no hold)
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
-              --read-ahead BLOCKS     extra blocks fetched on a sequential miss (default: 4 MiB worth, at most 64)
+              --read-ahead BLOCKS     blocks per read-ahead request for a sequential reader, which keeps 4 such
+                                      requests in flight ahead of it (default: 4 MiB worth, at most 64)
               --workers N             NBD worker threads shared by all connections (default 8)
               --export-name NAME      NBD export name (default: the machine id; the empty name always works)
               --report-interval SECS  how often hydration progress is sent to the control plane (default 5)
@@ -86,6 +87,13 @@ public final class Main {
               --cache-dir DIR         the agent's cache directory
               --json                  print JSON instead of text
             """;
+
+    /** Threads streaming read-ahead runs (each run is one request of up to --read-ahead blocks). */
+    static final int READ_AHEAD_THREADS = 4;
+    /** Prefetch runs (requests of up to 8 MiB) in flight at once when no guest miss is about. */
+    static final int PREFETCH_RUNS = 3;
+    /** Prefetched data is made durable (one fsync, one map commit) every this many bytes. */
+    static final long PREFETCH_FLUSH_BYTES = 64L << 20;
 
     private Main() {
     }
@@ -274,9 +282,10 @@ public final class Main {
             BlockEngine.Settings defaults = BlockEngine.Settings.defaults(g);
             BlockEngine.Settings settings = new BlockEngine.Settings(
                     Integer.parseInt(o.get("--read-ahead", Integer.toString(defaults.readAheadBlocks()))), fetchTimeoutNanos);
-            MeteredBlockSource source = new MeteredBlockSource(new HttpBlockSource(http, base, id.imageId(), token, g,
+            MeteredBlockSource source = new MeteredBlockSource(new HttpBlockSource(base, id.imageId(), token, g,
                     Duration.ofNanos(fetchTimeoutNanos), 6, log));
-            java.util.concurrent.ExecutorService readAhead = Executors.newFixedThreadPool(2, r -> {
+            // Read-ahead runs of several sequential readers (nbdcopy: 4 connections) stream at once.
+            java.util.concurrent.ExecutorService readAhead = Executors.newFixedThreadPool(READ_AHEAD_THREADS, r -> {
                 Thread t = new Thread(r, "read-ahead");
                 t.setDaemon(true);
                 return t;
@@ -327,8 +336,15 @@ public final class Main {
             } else {
                 order = PrefetchOrder.sequential();
             }
-            Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order,
-                    (long) (rateMiB * (1 << 20)), batch, fetchTimeoutNanos, log).holdForBoot((long) (bootHoldSeconds * 1e9));
+            java.util.concurrent.ExecutorService prefetchRuns = Executors.newFixedThreadPool(PREFETCH_RUNS + 1, r -> { // + 1: the background flush
+                Thread t = new Thread(r, "prefetch-run");
+                t.setDaemon(true);
+                return t;
+            });
+            Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order, (long) (rateMiB * (1 << 20)), batch,
+                    fetchTimeoutNanos, new Prefetcher.Settings(PREFETCH_RUNS, PREFETCH_FLUSH_BYTES,
+                            (int) Math.max(1, Math.min(batch, (1L << 20) / g.blockSize())), prefetchRuns), log)
+                    .holdForBoot((long) (bootHoldSeconds * 1e9));
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
             HydrationLoop hydration = new HydrationLoop(new HydrationReporter(http, base, machine, token, Duration.ofSeconds(10)),
                     () -> Progress.of(engine, source, prefetchState.get()), debugLog);

@@ -3,8 +3,6 @@ package dev.sluice.agent.remote;
 import dev.sluice.agent.engine.BlockSource;
 import dev.sluice.agent.engine.Geometry;
 
-import java.io.BufferedInputStream;
-import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -28,8 +26,8 @@ import java.util.function.Consumer;
 
 /**
  * {@link BlockSource} over the block wire contract (docs/block-protocol.md): runs of blocks from
- * {@code GET /api/v1/images/{imageId}/blocks?start=S&count=N}, framed, each frame's SHA-256 verified
- * before the block is handed on. A stream that ends early keeps the verified frames and the rest is
+ * {@code GET /api/v1/images/{imageId}/blocks?start=S&count=N} (over {@link BlockRunClient}, kept-alive
+ * connections), framed, each frame's SHA-256 verified before the block is handed on. A stream that ends early keeps the verified frames and the rest is
  * asked for again; failures are retried with exponential backoff until the caller's deadline or
  * {@code maxAttempts} consecutive failures without progress. 401/403/404 are not retried.
  *
@@ -43,7 +41,6 @@ public final class HttpBlockSource implements BlockSource {
     static final int FRAME_HEADER = 45;
     static final int FLAG_ZERO = 1;
 
-    private final HttpClient http;
     private final URI base;
     private final String imageId;
     private final String token;
@@ -52,6 +49,8 @@ public final class HttpBlockSource implements BlockSource {
     private final int maxAttempts;
     private final Consumer<String> log;
     private final ScheduledExecutorService watchdog;
+    private final BlockRunClient runs;
+    private final String basePath;
     private final byte[] zeroDigestFull;
     private final byte[] zeroDigestLast;
 
@@ -62,9 +61,8 @@ public final class HttpBlockSource implements BlockSource {
         }
     }
 
-    public HttpBlockSource(HttpClient http, URI base, String imageId, String token, Geometry geometry,
+    public HttpBlockSource(URI base, String imageId, String token, Geometry geometry,
                            Duration requestTimeout, int maxAttempts, Consumer<String> log) {
-        this.http = http;
         this.base = base;
         this.imageId = imageId;
         this.token = token;
@@ -77,6 +75,9 @@ public final class HttpBlockSource implements BlockSource {
             t.setDaemon(true);
             return t;
         });
+        this.runs = new BlockRunClient(base, 10_000);
+        String path = base.getRawPath() == null ? "" : base.getRawPath();
+        this.basePath = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
         this.zeroDigestFull = sha256(new byte[geometry.blockSize()], geometry.blockSize());
         int lastLen = geometry.blockLength(geometry.blockCount() - 1);
         this.zeroDigestLast = sha256(new byte[lastLen], lastLen);
@@ -139,81 +140,78 @@ public final class HttpBlockSource implements BlockSource {
     private long fetchRun(long start, int count, long deadlineNanos, Sink sink, byte[] buffer) throws IOException {
         long remaining = deadlineNanos - System.nanoTime();
         if (remaining <= 0) throw new IOException("deadline passed");
-        Duration timeout = Duration.ofNanos(Math.min(remaining, requestTimeout.toNanos()));
-        URI uri = resolve(base, "/api/v1/images/" + enc(imageId) + "/blocks?start=" + start + "&count=" + count);
-        HttpRequest req = HttpRequest.newBuilder(uri).timeout(timeout).header("Authorization", "Bearer " + token)
-                .header("Accept", "application/vnd.sluice.blocks").GET().build();
-        HttpResponse<InputStream> resp;
-        try {
-            resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+        long timeoutNanos = Math.min(remaining, requestTimeout.toNanos());
+        String path = basePath + "/api/v1/images/" + enc(imageId) + "/blocks?start=" + start + "&count=" + count;
         long next = start;
-        try (InputStream body = resp.body()) {
-            int status = resp.statusCode();
+        BlockRunClient.Response resp = runs.get(path, token, "application/vnd.sluice.blocks",
+                (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeoutNanos / 1_000_000)));
+        // Each socket read is bounded by the timeout; the whole body by the watchdog, which cuts the connection.
+        ScheduledFuture<?> cut = watchdog.schedule(resp::abort, timeoutNanos, TimeUnit.NANOSECONDS);
+        try (resp) {
+            int status = resp.status;
             if (status == 401 || status == 403 || status == 404) {
-                throw new PermanentFailure("GET " + uri.getPath() + ": HTTP " + status);
+                throw new PermanentFailure("GET " + path + ": HTTP " + status);
             }
             if (status != 200) throw new IOException("GET blocks: HTTP " + status);
-            // The request timeout covers only the headers: a stalled body is cut off by closing the stream.
-            ScheduledFuture<?> cut = watchdog.schedule(() -> closeQuietly(body), timeout.toNanos(), TimeUnit.NANOSECONDS);
-            try {
-                DataInputStream in = new DataInputStream(new BufferedInputStream(body, 64 * 1024));
-                byte[] header = new byte[FRAME_HEADER];
-                MessageDigest sha = newSha256();
-                for (int f = 0; f < count; f++) {
-                    try {
-                        in.readFully(header);
-                    } catch (EOFException e) {
-                        return next;
+            InputStream in = resp.body;
+            byte[] header = new byte[FRAME_HEADER];
+            MessageDigest sha = newSha256();
+            for (int f = 0; f < count; f++) {
+                if (!readFully(in, header, FRAME_HEADER, true)) return next;
+                ByteBuffer h = ByteBuffer.wrap(header);
+                long index = h.getLong();
+                int flags = h.get() & 0xFF;
+                long length = Integer.toUnsignedLong(h.getInt());
+                byte[] digest = new byte[32];
+                h.get(digest);
+                if (index != next) throw new IOException("frame for block " + index + ", expected " + next);
+                int blockLength = geometry.blockLength(index);
+                if ((flags & FLAG_ZERO) != 0) {
+                    if (length != 0) throw new IOException("zero frame with data for block " + index);
+                    byte[] expected = blockLength == geometry.blockSize() ? zeroDigestFull : zeroDigestLast;
+                    if (!Arrays.equals(expected, digest)) throw new IOException("bad digest on zero block " + index);
+                    Arrays.fill(buffer, 0, blockLength, (byte) 0);
+                } else {
+                    if (length != blockLength) throw new IOException("block " + index + " has " + length + " bytes, expected " + blockLength);
+                    if (!readFully(in, buffer, blockLength, false)) throw new EOFException("stream ended inside block " + index);
+                    sha.reset();
+                    sha.update(buffer, 0, blockLength);
+                    byte[] actual = sha.digest();
+                    if (!MessageDigest.isEqual(actual, digest)) {
+                        throw new IOException("digest mismatch on block " + index + ": got " + HexFormat.of().formatHex(actual));
                     }
-                    ByteBuffer h = ByteBuffer.wrap(header);
-                    long index = h.getLong();
-                    int flags = h.get() & 0xFF;
-                    long length = Integer.toUnsignedLong(h.getInt());
-                    byte[] digest = new byte[32];
-                    h.get(digest);
-                    if (index != next) throw new IOException("frame for block " + index + ", expected " + next);
-                    int blockLength = geometry.blockLength(index);
-                    if ((flags & FLAG_ZERO) != 0) {
-                        if (length != 0) throw new IOException("zero frame with data for block " + index);
-                        byte[] expected = blockLength == geometry.blockSize() ? zeroDigestFull : zeroDigestLast;
-                        if (!Arrays.equals(expected, digest)) throw new IOException("bad digest on zero block " + index);
-                        Arrays.fill(buffer, 0, blockLength, (byte) 0);
-                    } else {
-                        if (length != blockLength) throw new IOException("block " + index + " has " + length + " bytes, expected " + blockLength);
-                        in.readFully(buffer, 0, blockLength);
-                        sha.reset();
-                        sha.update(buffer, 0, blockLength);
-                        byte[] actual = sha.digest();
-                        if (!MessageDigest.isEqual(actual, digest)) {
-                            throw new IOException("digest mismatch on block " + index + ": got " + HexFormat.of().formatHex(actual));
-                        }
-                    }
-                    sink.accept(index, ByteBuffer.wrap(buffer, 0, blockLength));
-                    next++;
                 }
-                return next;
-            } finally {
-                cut.cancel(false);
+                sink.accept(index, ByteBuffer.wrap(buffer, 0, blockLength));
+                next++;
             }
+            resp.finish();
+            return next;
         } catch (IOException e) {
             if (next > start && !(e instanceof PermanentFailure)) {
                 log.accept("remote: run at " + start + " broke after " + (next - start) + " blocks: " + e.getMessage());
                 return next; // keep what was verified; the caller asks for the rest
             }
             throw e;
+        } finally {
+            cut.cancel(false);
         }
     }
 
-    private static void closeQuietly(InputStream in) {
-        try {
-            in.close();
-        } catch (IOException ignored) {
-            // cutting a stalled stream
+    /**
+     * Fills {@code b[0..n)}; returns false when the stream ends before the first byte ({@code cleanEndAllowed}),
+     * throws EOFException when it ends later.
+     */
+    private static boolean readFully(InputStream in, byte[] b, int n, boolean cleanEndAllowed) throws IOException {
+        int off = 0;
+        while (off < n) {
+            int r = in.read(b, off, n - off);
+            if (r < 0) {
+                if (off == 0 && cleanEndAllowed) return false;
+                throw new EOFException("stream ended after " + off + " of " + n + " bytes");
+            }
+            off += r;
         }
+        return true;
     }
 
     private static void sleep(long millis) throws IOException {

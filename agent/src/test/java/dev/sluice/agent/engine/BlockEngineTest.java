@@ -179,13 +179,23 @@ class BlockEngineTest {
     void sequentialMissesTriggerReadAhead() throws IOException {
         setUp(64 * 4096, 4096);
         engine.read(0, ByteBuffer.allocate(4096));
-        assertEquals(1, source.blocksServed.get(), "a first miss fetches only what was asked");
         engine.read(4096, ByteBuffer.allocate(4096));
-        assertEquals(1 + 1 + 4, source.blocksServed.get(), "a sequential miss fetches the block and 4 read-ahead blocks");
-        engine.read(2 * 4096, ByteBuffer.allocate(4 * 4096));
-        assertEquals(6, source.blocksServed.get(), "read-ahead blocks are served locally");
-        engine.read(40 * 4096, ByteBuffer.allocate(4096));
-        assertEquals(7, source.blocksServed.get(), "a random miss does not read ahead");
+        assertEquals(2, source.blocksServed.get(), "the first two misses fetch only what was asked");
+        engine.read(2 * 4096, ByteBuffer.allocate(4096));
+        long window = 4L * DemandFetcher.RUNS_AHEAD;
+        assertEquals(3 + window, source.blocksServed.get(), "the third sequential miss fetches the block and a window of runs of 4 blocks ahead");
+        engine.read(3 * 4096, ByteBuffer.allocate((int) window * 4096));
+        assertEquals(3 + window, source.blocksServed.get(), "read-ahead blocks are served locally");
+        engine.read(60 * 4096, ByteBuffer.allocate(4096));
+        assertEquals(4 + window, source.blocksServed.get(), "a random miss does not read ahead");
+    }
+
+    @Test
+    void readAheadZeroFetchesOnlyWhatIsRead() throws IOException {
+        setUp(64 * 4096, 4096);
+        engine = new BlockEngine(BlockMap.open(geometry, mapBytes), local, source, Clock.SYSTEM, new BlockEngine.Settings(0, 5_000_000_000L));
+        for (int b = 0; b < 10; b++) engine.read(b * 4096L, ByteBuffer.allocate(4096));
+        assertEquals(10, source.blocksServed.get());
     }
 
     @Test
@@ -195,7 +205,7 @@ class BlockEngineTest {
         BlockSource gated = (start, count, deadline, sink) -> {
             source.fetchCalls.incrementAndGet();
             for (long b = start; b < start + count; b++) {
-                if (b >= 3) { // read-ahead blocks stall until released
+                if (b >= 4) { // read-ahead blocks stall until released
                     try {
                         release.await();
                     } catch (InterruptedException e) {
@@ -211,12 +221,13 @@ class BlockEngineTest {
             engine = new BlockEngine(BlockMap.open(geometry, mapBytes), local, gated, Clock.SYSTEM,
                     new BlockEngine.Settings(16, 5_000_000_000L), background);
             engine.read(0, ByteBuffer.allocate(4096));
+            engine.read(4096, ByteBuffer.allocate(4096));
             Future<byte[]> first = readers.submit(() -> {
                 ByteBuffer b = ByteBuffer.allocate(2 * 4096);
-                engine.read(4096, b); // sequential miss: blocks 1..2 asked, 3..18 read ahead
+                engine.read(2 * 4096, b); // third sequential miss: blocks 2..3 fetched, 4..19 (and on) read ahead in the background
                 return b.array();
             });
-            assertArrayEquals(Arrays.copyOfRange(image, 4096, 3 * 4096), first.get(2, java.util.concurrent.TimeUnit.SECONDS),
+            assertArrayEquals(Arrays.copyOfRange(image, 2 * 4096, 4 * 4096), first.get(2, java.util.concurrent.TimeUnit.SECONDS),
                     "the reader returns once its own blocks are in, while read-ahead is still streaming");
             Future<byte[]> later = readers.submit(() -> {
                 ByteBuffer b = ByteBuffer.allocate(4096);
@@ -227,7 +238,10 @@ class BlockEngineTest {
             assertFalse(later.isDone());
             release.countDown();
             assertArrayEquals(Arrays.copyOfRange(image, 5 * 4096, 6 * 4096), later.get(5, java.util.concurrent.TimeUnit.SECONDS));
-            assertEquals(2, source.fetchCalls.get());
+            background.shutdown();
+            assertTrue(background.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS));
+            int readAheadRuns = (int) ((Math.min(4 + 16L * DemandFetcher.RUNS_AHEAD, 64) - 4 + 15) / 16);
+            assertEquals(3 + readAheadRuns, source.fetchCalls.get(), "block 0, block 1, blocks 2..3, runs of 16 from 4 on; none for block 5 itself");
         } finally {
             release.countDown();
             background.shutdownNow();

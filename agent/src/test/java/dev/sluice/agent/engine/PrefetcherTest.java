@@ -122,13 +122,83 @@ class PrefetcherTest {
     }
 
     @Test
-    void yieldsWhileTheGuestIsMissing() throws IOException {
+    void givesWayToTheGuestInProportionWithoutStopping() throws IOException {
         FakeClock clock = new FakeClock();
         BlockEngine engine = engine(clock);
         engine.read(0, ByteBuffer.allocate(1)); // a demand miss "now"
-        Prefetcher p = new Prefetcher(engine, source, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L, log::add);
+        List<Integer> counts = new ArrayList<>();
+        long fetchNanos = 2_000_000L;
+        BlockSource slow = (start, count, deadline, sink) -> {
+            counts.add(count);
+            clock.sleepNanos(fetchNanos); // every run takes 2 ms of (fake) time
+            source.fetch(start, count, deadline, sink);
+        };
+        long sleptByFetches = 0;
+        Prefetcher p = new Prefetcher(engine, slow, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L,
+                Prefetcher.Settings.serial(2), log::add);
         p.run();
-        assertTrue(clock.slept >= Prefetcher.DEMAND_WINDOW_NANOS, "the prefetcher waited out the demand window first");
+        sleptByFetches = counts.size() * fetchNanos;
+        assertEquals(Prefetcher.State.COMPLETE, p.state());
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+        assertEquals(2, counts.get(0), "while the guest misses, runs are short");
+        assertEquals(16, counts.get(counts.size() - 2), "once the guest stopped missing, full runs again");
+        int shortRuns = (int) counts.stream().filter(c -> c == 2).count();
+        assertTrue(shortRuns >= 10, "short runs while the demand window lasted: " + counts);
+        assertTrue(clock.slept - sleptByFetches >= shortRuns * fetchNanos,
+                "after each short run the prefetcher waited as long as the run took: slept " + clock.slept);
+    }
+
+    @Test
+    void parallelRunsFillTheDiskWithOneFlushPerGroup() throws Exception {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            BlockEngine engine = engine(Clock.SYSTEM);
+            java.util.concurrent.atomic.AtomicInteger running = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+            BlockSource overlapping = (start, count, deadline, sink) -> {
+                most.accumulateAndGet(running.incrementAndGet(), Math::max);
+                try {
+                    Thread.sleep(20);
+                    source.fetch(start, count, deadline, sink);
+                } catch (InterruptedException e) {
+                    throw new IOException(e);
+                } finally {
+                    running.decrementAndGet();
+                }
+            };
+            int syncsBefore = local.syncCount;
+            Prefetcher p = new Prefetcher(engine, overlapping, Clock.SYSTEM, PrefetchOrder.sequential(), 0, 8, 5_000_000_000L,
+                    new Prefetcher.Settings(3, 40 * 4096, 2, pool), log::add);
+            p.run();
+            assertEquals(Prefetcher.State.COMPLETE, p.state());
+            assertTrue(most.get() >= 2, "runs overlapped: at most " + most.get() + " at once");
+            assertTrue(local.syncCount - syncsBefore <= 5, "one data sync per 40 blocks and one at the end, not one per run: " + (local.syncCount - syncsBefore));
+            byte[] all = new byte[image.length];
+            engine.read(0, ByteBuffer.wrap(all));
+            assertArrayEquals(image, all);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void failedParallelRunsAreRetriedOnTheNextPass() throws IOException {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            BlockEngine engine = engine(Clock.SYSTEM);
+            source.failureRate = 0.02;
+            FakeClock backoff = new FakeClock(); // the retry backoff sleeps on this clock, not for real
+            Prefetcher p = new Prefetcher(engine, source, backoff, PrefetchOrder.sequential(), 0, 8, 5_000_000_000L,
+                    new Prefetcher.Settings(3, 40 * 4096, 2, pool), log::add);
+            p.run();
+            assertEquals(Prefetcher.State.COMPLETE, p.state());
+            assertTrue(log.stream().anyMatch(l -> l.contains("will retry")), log.toString());
+            byte[] all = new byte[image.length];
+            engine.read(0, ByteBuffer.wrap(all));
+            assertArrayEquals(image, all);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test

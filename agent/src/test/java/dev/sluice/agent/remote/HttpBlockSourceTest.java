@@ -45,7 +45,7 @@ class HttpBlockSourceTest {
     }
 
     private HttpBlockSource source(String token) {
-        return new HttpBlockSource(http, cp.baseUri(), cp.imageId, token, geometry, Duration.ofSeconds(5), 4, log::add);
+        return new HttpBlockSource(cp.baseUri(), cp.imageId, token, geometry, Duration.ofSeconds(5), 4, log::add);
     }
 
     private void fetch(HttpBlockSource s, long start, int count) throws IOException {
@@ -107,7 +107,7 @@ class HttpBlockSourceTest {
     void givesUpAtTheDeadline() {
         cp.failNextRequests.set(1000);
         long start = System.nanoTime();
-        HttpBlockSource s = new HttpBlockSource(http, cp.baseUri(), cp.imageId, cp.token, geometry, Duration.ofSeconds(5), 100, log::add);
+        HttpBlockSource s = new HttpBlockSource(cp.baseUri(), cp.imageId, cp.token, geometry, Duration.ofSeconds(5), 100, log::add);
         assertThrows(IOException.class, () -> s.fetch(0, 1, System.nanoTime() + 1_000_000_000L, (i, d) -> { }));
         assertTrue(System.nanoTime() - start < 3_000_000_000L, "bounded by the deadline");
     }

@@ -1,0 +1,333 @@
+package dev.sluice.agent.remote;
+
+import java.io.BufferedInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+
+/*
+ * Design notes (block run client).
+ *
+ * The block runs are the agent's bulk traffic: a cold read or a prefetch moves the whole disk through
+ * them. java.net.http spends more CPU than the hashing on that (a selector thread and a worker hand
+ * every 16 KiB over in a freshly allocated buffer, and its code takes seconds of JIT time in a fresh
+ * agent), so runs use this small blocking HTTP/1.1 client instead: one keep-alive connection per
+ * request in flight, taken from an idle pool, the body read straight from the socket by the caller's
+ * thread. Only GET with a Bearer token; Content-Length and chunked bodies; http and https.
+ *
+ * Timeouts: `connectTimeout` for the connection, then every socket read may wait at most the
+ * request's `readTimeoutMillis`, so a stalled control plane surfaces as SocketTimeoutException.
+ * A connection goes back to the pool only after its body was read to the end; any failure closes it.
+ * Thread-safe; memory: an idle pool of at most MAX_IDLE sockets with 64 KiB buffers.
+ */
+final class BlockRunClient {
+
+    static final int MAX_IDLE = 16;
+    private static final int BUFFER = 64 * 1024;
+    private static final int MAX_HEADER_BYTES = 64 * 1024;
+
+    private final String host;
+    private final int port;
+    private final boolean tls;
+    private final String hostHeader;
+    private final int connectTimeoutMillis;
+    private final ConcurrentLinkedDeque<Connection> idle = new ConcurrentLinkedDeque<>();
+
+    BlockRunClient(URI base, int connectTimeoutMillis) {
+        String scheme = base.getScheme() == null ? "" : base.getScheme().toLowerCase();
+        if (!scheme.equals("http") && !scheme.equals("https")) throw new IllegalArgumentException("control plane URL must be http or https: " + base);
+        if (base.getHost() == null) throw new IllegalArgumentException("control plane URL has no host: " + base);
+        this.tls = scheme.equals("https");
+        this.host = base.getHost();
+        this.port = base.getPort() > 0 ? base.getPort() : tls ? 443 : 80;
+        this.hostHeader = base.getPort() > 0 ? host + ":" + port : host;
+        this.connectTimeoutMillis = connectTimeoutMillis;
+    }
+
+    /** A response whose body must be closed; closing it after reading it to the end keeps the connection. */
+    static final class Response implements AutoCloseable {
+        final int status;
+        final InputStream body;
+        private final Connection connection;
+        private final BlockRunClient owner;
+        private volatile boolean closed;
+
+        private Response(int status, InputStream body, Connection connection, BlockRunClient owner) {
+            this.status = status;
+            this.body = body;
+            this.connection = connection;
+            this.owner = owner;
+        }
+
+        /** Reads what is left of the body (at most 64 KiB, e.g. the last chunk), so close() can keep the connection. */
+        void finish() {
+            byte[] skip = new byte[8192];
+            try {
+                for (int total = 0; total < 65536; ) {
+                    int n = body.read(skip, 0, skip.length);
+                    if (n < 0) return;
+                    total += n;
+                }
+            } catch (IOException e) {
+                abort();
+            }
+        }
+
+        /** Ends the exchange early (e.g. a stall): the connection is dropped. */
+        void abort() {
+            closed = true;
+            connection.closeQuietly();
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            if (body instanceof BodyStream b && b.complete() && connection.keepAlive) owner.release(connection);
+            else connection.closeQuietly();
+        }
+    }
+
+    /**
+     * Sends {@code GET pathAndQuery} and reads the status line and headers. Each socket read waits at
+     * most {@code readTimeoutMillis}. A failure on a reused connection (the server may have closed it
+     * while idle) is retried once on a fresh one.
+     */
+    Response get(String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
+        Connection c = idle.pollFirst();
+        if (c != null) {
+            try {
+                return exchange(c, pathAndQuery, bearer, accept, readTimeoutMillis);
+            } catch (SocketTimeoutException e) {
+                c.closeQuietly();
+                throw e;
+            } catch (IOException e) {
+                c.closeQuietly(); // stale keep-alive connection: try a fresh one
+            }
+        }
+        c = open();
+        try {
+            return exchange(c, pathAndQuery, bearer, accept, readTimeoutMillis);
+        } catch (IOException | RuntimeException e) {
+            c.closeQuietly();
+            throw e;
+        }
+    }
+
+    /** Closes the idle connections. */
+    void close() {
+        for (Connection c; (c = idle.pollFirst()) != null; ) c.closeQuietly();
+    }
+
+    private void release(Connection c) {
+        if (idle.size() < MAX_IDLE) idle.addFirst(c);
+        else c.closeQuietly();
+    }
+
+    private Connection open() throws IOException {
+        Socket s = new Socket();
+        try {
+            s.setTcpNoDelay(true);
+            s.connect(new InetSocketAddress(host, port), connectTimeoutMillis);
+            if (tls) {
+                SSLSocket ssl = (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(s, host, port, true);
+                SSLParameters params = ssl.getSSLParameters();
+                params.setEndpointIdentificationAlgorithm("HTTPS"); // check the certificate names this host
+                ssl.setSSLParameters(params);
+                s = ssl;
+                ssl.setSoTimeout(connectTimeoutMillis);
+                ssl.startHandshake();
+            }
+            return new Connection(s);
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private Response exchange(Connection c, String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
+        c.socket.setSoTimeout(Math.max(1, readTimeoutMillis));
+        String request = "GET " + pathAndQuery + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nAuthorization: Bearer " + bearer
+                + "\r\nAccept: " + accept + "\r\nUser-Agent: sluice-agent\r\n\r\n";
+        c.out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+        c.out.flush();
+        String statusLine = c.readLine();
+        if (statusLine == null) throw new EOFException("connection closed before the response");
+        String[] parts = statusLine.split(" ", 3);
+        if (parts.length < 2 || !parts[0].startsWith("HTTP/1.")) throw new IOException("bad status line: " + statusLine);
+        int status;
+        try {
+            status = Integer.parseInt(parts[1]);
+        } catch (NumberFormatException e) {
+            throw new IOException("bad status line: " + statusLine);
+        }
+        long length = -1;
+        boolean chunked = false;
+        c.keepAlive = !parts[0].equals("HTTP/1.0");
+        int headerBytes = 0;
+        for (String line; ; ) {
+            line = c.readLine();
+            if (line == null) throw new EOFException("connection closed in the headers");
+            if (line.isEmpty()) break;
+            headerBytes += line.length();
+            if (headerBytes > MAX_HEADER_BYTES) throw new IOException("response headers too long");
+            int colon = line.indexOf(':');
+            if (colon <= 0) continue;
+            String name = line.substring(0, colon).trim().toLowerCase();
+            String value = line.substring(colon + 1).trim();
+            switch (name) {
+                case "content-length" -> {
+                    try {
+                        length = Long.parseLong(value);
+                    } catch (NumberFormatException e) {
+                        throw new IOException("bad Content-Length: " + value);
+                    }
+                }
+                case "transfer-encoding" -> chunked = value.toLowerCase().contains("chunked");
+                case "connection" -> {
+                    if (value.equalsIgnoreCase("close")) c.keepAlive = false;
+                }
+                default -> { }
+            }
+        }
+        BodyStream body;
+        if (chunked) body = new ChunkedBody(c);
+        else if (length >= 0) body = new FixedBody(c.in, length);
+        else {
+            c.keepAlive = false;
+            body = new FixedBody(c.in, Long.MAX_VALUE); // until the server closes
+        }
+        return new Response(status, body, c, this);
+    }
+
+    private static final class Connection {
+        final Socket socket;
+        final BufferedInputStream in;
+        final OutputStream out;
+        boolean keepAlive;
+
+        Connection(Socket socket) throws IOException {
+            this.socket = socket;
+            this.in = new BufferedInputStream(socket.getInputStream(), BUFFER);
+            this.out = socket.getOutputStream();
+        }
+
+        /** A CRLF- (or LF-) terminated ISO-8859-1 line without its terminator; null at end of stream. */
+        String readLine() throws IOException {
+            StringBuilder b = new StringBuilder(64);
+            for (int ch; ; ) {
+                ch = in.read();
+                if (ch < 0) return b.isEmpty() ? null : b.toString();
+                if (ch == '\n') break;
+                if (b.length() >= 8192) throw new IOException("response line too long");
+                b.append((char) ch);
+            }
+            int n = b.length();
+            if (n > 0 && b.charAt(n - 1) == '\r') b.setLength(n - 1);
+            return b.toString();
+        }
+
+        void closeQuietly() {
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // closing a connection we give up on
+            }
+        }
+    }
+
+    /** A body that knows whether it was read to its end (only then may the connection be reused). */
+    private abstract static class BodyStream extends InputStream {
+        abstract boolean complete();
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+        }
+    }
+
+    private static final class FixedBody extends BodyStream {
+        private final InputStream in;
+        private long remaining;
+
+        FixedBody(InputStream in, long length) {
+            this.in = in;
+            this.remaining = length;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (remaining == 0) return -1;
+            int n = in.read(b, off, (int) Math.min(len, remaining));
+            if (n < 0) {
+                if (remaining != Long.MAX_VALUE) throw new EOFException("body ended " + remaining + " bytes early");
+                remaining = 0;
+                return -1;
+            }
+            if (remaining != Long.MAX_VALUE) remaining -= n;
+            return n;
+        }
+
+        @Override
+        boolean complete() {
+            return remaining == 0;
+        }
+    }
+
+    private static final class ChunkedBody extends BodyStream {
+        private final Connection c;
+        private long chunkLeft;
+        private boolean done;
+
+        ChunkedBody(Connection c) {
+            this.c = c;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (done) return -1;
+            if (chunkLeft == 0) {
+                String size = c.readLine();
+                if (size == null) throw new EOFException("chunked body ended without its last chunk");
+                int semi = size.indexOf(';');
+                try {
+                    chunkLeft = Long.parseLong((semi < 0 ? size : size.substring(0, semi)).trim(), 16);
+                } catch (NumberFormatException e) {
+                    throw new IOException("bad chunk size: " + size);
+                }
+                if (chunkLeft < 0) throw new IOException("bad chunk size: " + size);
+                if (chunkLeft == 0) {
+                    for (String trailer; (trailer = c.readLine()) != null && !trailer.isEmpty(); ) {
+                        // trailers are not used
+                    }
+                    done = true;
+                    return -1;
+                }
+            }
+            int n = c.in.read(b, off, (int) Math.min(len, chunkLeft));
+            if (n < 0) throw new EOFException("chunked body ended inside a chunk");
+            chunkLeft -= n;
+            if (chunkLeft == 0) {
+                String crlf = c.readLine();
+                if (crlf == null || !crlf.isEmpty()) throw new IOException("chunk not followed by CRLF");
+            }
+            return n;
+        }
+
+        @Override
+        boolean complete() {
+            return done;
+        }
+    }
+}
