@@ -13,6 +13,7 @@ import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
 import io.quarkus.hibernate.orm.panache.Panache;
 import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.persistence.LockModeType;
@@ -24,6 +25,10 @@ import java.io.InputStream;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Snapshots by acknowledged upload, server side (DESIGN §4). What is durable when:
@@ -54,6 +59,19 @@ public class SnapshotUploadService {
     CommandService commands;
     @Inject
     SnapshotManifests manifests;
+
+    /** Runs the block puts of every batch being received (StorePipeline: a few per batch at a time). */
+    private final ExecutorService storeIo = Executors.newFixedThreadPool(StorePipeline.MAX_IN_FLIGHT * 2, r -> {
+        Thread t = new Thread(r, "sluice-snapshot-io-" + THREADS.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+    });
+    private static final AtomicInteger THREADS = new AtomicInteger();
+
+    @PreDestroy
+    void stop() {
+        storeIo.shutdownNow();
+    }
 
     /** Requests a snapshot of a machine: the operation, the pending upload and the agent's command. */
     @Transactional
@@ -125,7 +143,7 @@ public class SnapshotUploadService {
         return view(tenantId, machineId, operationId);
     }
 
-    private record Frame(long index, BlockDigest digest, boolean fresh, int length) {
+    private record Frame(long index, BlockDigest digest, int length) {
     }
 
     /**
@@ -144,7 +162,9 @@ public class SnapshotUploadService {
         long bytes = 0;
         DataInputStream in = new DataInputStream(body);
         byte[] digest = new byte[BlockDigest.LENGTH];
-        byte[] data = new byte[u.blockSize];
+        // Puts run on this service's pool, a few at a time, while the next frames are read: a file store fsyncs every
+        // block (and its directory), and one fsync after the other is what made this endpoint slow.
+        StorePipeline puts = new StorePipeline(store, tenantId, storeIo);
         try {
             while (true) {
                 long index;
@@ -164,7 +184,7 @@ public class SnapshotUploadService {
                     if (length != 0) {
                         throw bad("frame " + frames.size() + ": a zero block carries no bytes");
                     }
-                    frames.add(new Frame(index, null, false, 0));
+                    frames.add(new Frame(index, null, length));
                     continue;
                 }
                 if (flags != 0 || length != u.blockLength(index)) {
@@ -174,26 +194,30 @@ public class SnapshotUploadService {
                 if (bytes > MAX_BATCH_BYTES) {
                     throw new ApiException(ProblemType.PAYLOAD_TOO_LARGE, "a block batch is at most " + MAX_BATCH_BYTES + " bytes");
                 }
-                in.readFully(data, 0, length);
+                byte[] data = new byte[length];
+                in.readFully(data);
                 BlockDigest claimed = BlockDigest.fromBytes(digest);
-                BlockDigest actual = BlockDigest.of(java.nio.ByteBuffer.wrap(data, 0, length));
-                if (!actual.equals(claimed)) {
+                if (!BlockDigest.of(data).equals(claimed)) {
                     throw bad("frame " + frames.size() + ": block " + index + " does not match its digest");
                 }
-                boolean fresh = store.put(tenantId, claimed, java.nio.ByteBuffer.wrap(data, 0, length));
-                frames.add(new Frame(index, claimed, fresh, length));
+                frames.add(new Frame(index, claimed, length));
+                puts.put(claimed, data);
             }
+            puts.awaitAll();
         } catch (EOFException e) {
             throw bad("the body ends inside a frame");
         } catch (IOException e) {
             throw new ApiException(ProblemType.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
+        } finally {
+            puts.cancelRest();
         }
         long total = bytes;
-        long added = QuarkusTransaction.requiringNew().call(() -> record(tenantId, machineId, operationId, frames, total));
+        Set<BlockDigest> fresh = puts.stored();
+        long added = QuarkusTransaction.requiringNew().call(() -> record(tenantId, machineId, operationId, frames, fresh, total));
         return new ReceivedBlocks(frames.size(), added, total);
     }
 
-    private long record(String tenantId, String machineId, String operationId, List<Frame> frames, long bytes) {
+    private long record(String tenantId, String machineId, String operationId, List<Frame> frames, Set<BlockDigest> fresh, long bytes) {
         SnapshotUpload u = find(tenantId, machineId, operationId, LockModeType.PESSIMISTIC_WRITE);
         if (u.snapshotId != null) {
             throw new ApiException(ProblemType.CONFLICT, "the snapshot is already committed");
@@ -213,7 +237,7 @@ public class SnapshotUploadService {
                 row.digest = f.digest() == null ? null : f.digest().hex();
                 u.blocksResent++;
             }
-            if (f.fresh()) {
+            if (f.digest() != null && fresh.remove(f.digest())) {
                 u.newBlocks++;
                 u.newBytes += f.length();
             }
