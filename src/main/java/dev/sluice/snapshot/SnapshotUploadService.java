@@ -24,7 +24,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -223,8 +225,15 @@ public class SnapshotUploadService {
             throw new ApiException(ProblemType.CONFLICT, "the snapshot is already committed");
         }
         long added = 0;
+        // One query for the rows this batch already has (a resent block), not one lookup per frame.
+        Map<Long, SnapshotBlock> existing = new HashMap<>();
+        List<Long> indices = frames.stream().map(Frame::index).toList();
+        if (!indices.isEmpty()) {
+            SnapshotBlock.<SnapshotBlock>list("operationId = ?1 and blockIndex in ?2", operationId, indices)
+                    .forEach(b -> existing.put(b.blockIndex, b));
+        }
         for (Frame f : frames) {
-            SnapshotBlock row = SnapshotBlock.findById(new SnapshotBlock.Key(operationId, f.index()));
+            SnapshotBlock row = existing.get(f.index());
             if (row == null) {
                 row = new SnapshotBlock();
                 row.operationId = operationId;
@@ -232,6 +241,7 @@ public class SnapshotUploadService {
                 row.tenantId = tenantId;
                 row.digest = f.digest() == null ? null : f.digest().hex();
                 row.persist();
+                existing.put(f.index(), row);
                 added++;
             } else {
                 row.digest = f.digest() == null ? null : f.digest().hex();

@@ -33,8 +33,9 @@ import java.util.function.Consumer;
 final class SnapshotUploader {
     static final Duration POLL_WAIT = Duration.ofSeconds(25);
     static final long IDLE_MILLIS = 5000;
-    /** Block batches sent at once (each 1 MiB): enough to keep a target that fsyncs every block busy. */
+    /** Block batches sent at once: enough to keep a target that fsyncs every block busy. */
     static final int BATCHES_IN_FLIGHT = 4;
+    static final int BATCH_BYTES = 4 << 20;
     /** Test-only fault injection (SLUICE_AGENT_FAULT=lose-first-ack): the first acknowledgement is dropped as if the connection broke. */
     static final String FAULT_ENV = "SLUICE_AGENT_FAULT";
 
@@ -183,7 +184,7 @@ final class SnapshotUploader {
     }
 
     /**
-     * Sends the frozen blocks the target does not hold, in 1 MiB batches, {@link #BATCHES_IN_FLIGHT} requests at a
+     * Sends the frozen blocks the target does not hold, in 4 MiB batches, {@link #BATCHES_IN_FLIGHT} requests at a
      * time: the target answers a batch only once its blocks are durable (an fsync each on a file store), and one
      * request after the other left both sides waiting most of the time. This thread reads and hashes the next batch
      * meanwhile. If a batch fails, the others in flight are waited for (so the retry's "what do you hold" sees
@@ -191,7 +192,9 @@ final class SnapshotUploader {
      */
     private void sendMissing(SnapshotClient client, SnapshotCut cut, Set<Long> received) throws IOException, InterruptedException {
         Geometry g = engine.geometry();
-        int perBatch = Math.max(1, Math.min(16, (1 << 20) / g.blockSize())); // 1 MiB requests: progress and resume points every MiB
+        // 4 MiB requests (at most 64 frames): progress and resume points every 4 MiB; each request costs the target two
+        // transactions, so batches much smaller than that make the upload pay per request rather than per byte.
+        int perBatch = Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize()));
         int batchBytes = perBatch * (45 + g.blockSize());
         ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
         for (int i = 0; i <= BATCHES_IN_FLIGHT; i++) free.add(ByteBuffer.allocate(batchBytes));
