@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -230,10 +231,15 @@ final class SnapshotUploader {
             while (!inFlight.isEmpty()) finish(inFlight.removeFirst());
         } finally {
             // Only after a failure: let the other batches end (their result is what the retry asks the target for).
+            // When stopping, do not wait: stop() shut the senders down, and a batch that never started never ends.
             for (Batch b : inFlight) {
+                if (stopped) {
+                    b.done().cancel(true);
+                    continue;
+                }
                 try {
                     b.done().get();
-                } catch (ExecutionException ignored) {
+                } catch (ExecutionException | CancellationException ignored) {
                     // the first failure is already being thrown
                 }
             }
