@@ -13,15 +13,19 @@ import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
 import io.quarkus.hibernate.orm.panache.Panache;
 import io.quarkus.narayana.jta.QuarkusTransaction;
+import org.hibernate.Session;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.transaction.Transactional;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.sql.PreparedStatement;
+import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -219,44 +223,66 @@ public class SnapshotUploadService {
         return new ReceivedBlocks(frames.size(), added, total);
     }
 
-    private long record(String tenantId, String machineId, String operationId, List<Frame> frames, Set<BlockDigest> fresh, long bytes) {
+    private long record(String tenantId, String machineId, String operationId, List<Frame> frames, Set<BlockDigest> stored, long bytes) {
         SnapshotUpload u = find(tenantId, machineId, operationId, LockModeType.PESSIMISTIC_WRITE);
         if (u.snapshotId != null) {
             throw new ApiException(ProblemType.CONFLICT, "the snapshot is already committed");
         }
-        long added = 0;
-        // One query for the rows this batch already has (a resent block), not one lookup per frame.
+        // One query for the rows this batch already has (a resent block), and the new rows in one JDBC batch rather
+        // than a lookup and a Hibernate persist per received block (up to 64 per batch, 16 384 per GiB).
         Map<Long, SnapshotBlock> existing = new HashMap<>();
         List<Long> indices = frames.stream().map(Frame::index).toList();
         if (!indices.isEmpty()) {
             SnapshotBlock.<SnapshotBlock>list("operationId = ?1 and blockIndex in ?2", operationId, indices)
                     .forEach(b -> existing.put(b.blockIndex, b));
         }
+        Map<Long, Frame> fresh = new java.util.LinkedHashMap<>();
         for (Frame f : frames) {
             SnapshotBlock row = existing.get(f.index());
-            if (row == null) {
-                row = new SnapshotBlock();
-                row.operationId = operationId;
-                row.blockIndex = f.index();
-                row.tenantId = tenantId;
-                row.digest = f.digest() == null ? null : f.digest().hex();
-                row.persist();
-                existing.put(f.index(), row);
-                added++;
-            } else {
+            if (row != null) {
                 row.digest = f.digest() == null ? null : f.digest().hex();
                 u.blocksResent++;
+            } else if (fresh.put(f.index(), f) != null) {
+                u.blocksResent++; // the same block twice in one batch: the last frame wins, as with a resend
             }
-            if (f.digest() != null && fresh.remove(f.digest())) {
+            if (f.digest() != null && stored.remove(f.digest())) {
                 u.newBlocks++;
                 u.newBytes += f.length();
             }
         }
+        insertRows(tenantId, operationId, fresh.values());
+        long added = fresh.size();
         u.blocksReceived += added;
         u.bytesReceived += bytes;
         u.updatedAt = Instant.now();
         progress(u);
         return added;
+    }
+
+    /** Inserts snapshot_blocks rows (in the caller's transaction) as one JDBC batch. */
+    private static void insertRows(String tenantId, String operationId, java.util.Collection<Frame> frames) {
+        if (frames.isEmpty()) {
+            return;
+        }
+        EntityManager em = Panache.getEntityManager();
+        em.flush(); // the upload row's lock and any pending entity changes go first
+        em.unwrap(Session.class).doWork(connection -> {
+            try (PreparedStatement insert = connection.prepareStatement(
+                    "INSERT INTO snapshot_blocks (operation_id, tenant_id, block_index, digest) VALUES (?, ?, ?, ?)")) {
+                for (Frame f : frames) {
+                    insert.setString(1, operationId);
+                    insert.setString(2, tenantId);
+                    insert.setLong(3, f.index());
+                    if (f.digest() == null) {
+                        insert.setNull(4, Types.VARCHAR);
+                    } else {
+                        insert.setString(4, f.digest().hex());
+                    }
+                    insert.addBatch();
+                }
+                insert.executeBatch();
+            }
+        });
     }
 
     /**
