@@ -44,6 +44,18 @@ public class CommandWatch {
         });
     }
 
+    /**
+     * A command for the machine was just committed through this replica: wake its polls here now instead of at the
+     * next look (up to {@link #LOOK_MILLIS} later). Call only after the commit: a woken poll queries again and
+     * parks anew if it finds nothing. Polls held by other replicas still learn of it from their own look.
+     */
+    public void wake(String machineId) {
+        Set<Runnable> woken = waiters.remove(machineId);
+        if (woken != null) {
+            woken.forEach(Runnable::run);
+        }
+    }
+
     private void look() {
         if (waiters.isEmpty() || !looking.compareAndSet(false, true)) {
             return;

@@ -1,5 +1,6 @@
 package dev.sluice.snapshot;
 
+import dev.sluice.command.CommandWatch;
 import dev.sluice.operation.OperationView;
 import dev.sluice.platform.api.Idempotency;
 import dev.sluice.platform.problem.ApiException;
@@ -34,6 +35,8 @@ public class MachineSnapshotResource {
     Caller caller;
     @Inject
     Idempotency idempotency;
+    @Inject
+    CommandWatch commandWatch;
 
     @POST
     @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
@@ -45,10 +48,12 @@ public class MachineSnapshotResource {
         if (caller.isMachineOnly()) {
             throw new ApiException(ProblemType.FORBIDDEN, "a machine credential cannot request snapshots");
         }
-        return idempotency.run(idempotencyKey, "POST /api/v1/machines/" + machine + "/snapshots", body, () -> {
+        RestResponse<OperationView> response = idempotency.run(idempotencyKey, "POST /api/v1/machines/" + machine + "/snapshots", body, () -> {
             var op = uploads.request(tenant, machine, body);
             return RestResponse.ResponseBuilder.<OperationView>create(RestResponse.Status.ACCEPTED, OperationView.of(op))
                     .location(URI.create("/api/v1/operations/" + op.id)).build();
         });
+        commandWatch.wake(machine); // committed: an agent polling this replica gets the command now
+        return response;
     }
 }

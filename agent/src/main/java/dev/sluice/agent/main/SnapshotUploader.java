@@ -12,9 +12,15 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -28,6 +34,9 @@ import java.util.function.Consumer;
 final class SnapshotUploader {
     static final Duration POLL_WAIT = Duration.ofSeconds(25);
     static final long IDLE_MILLIS = 5000;
+    /** Block batches sent at once: enough to keep a target that fsyncs every block busy. */
+    static final int BATCHES_IN_FLIGHT = 4;
+    static final int BATCH_BYTES = 4 << 20;
     /** Test-only fault injection (SLUICE_AGENT_FAULT=lose-first-ack): the first acknowledgement is dropped as if the connection broke. */
     static final String FAULT_ENV = "SLUICE_AGENT_FAULT";
 
@@ -41,6 +50,11 @@ final class SnapshotUploader {
     private final Set<String> finished = ConcurrentHashMap.newKeySet();
     private final AtomicLong blocksSent = new AtomicLong();
     private final AtomicLong bytesSent = new AtomicLong();
+    private final ExecutorService senders = Executors.newFixedThreadPool(BATCHES_IN_FLIGHT, r -> {
+        Thread t = new Thread(r, "snapshot-send");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile boolean loseNextAck;
     private volatile boolean stopped;
     private Thread thread;
@@ -66,6 +80,7 @@ final class SnapshotUploader {
     void stop() {
         stopped = true;
         if (thread != null) thread.interrupt();
+        senders.shutdownNow();
     }
 
     long blocksSent() {
@@ -169,43 +184,93 @@ final class SnapshotUploader {
         }
     }
 
+    /**
+     * Sends the frozen blocks the target does not hold, in 4 MiB batches, {@link #BATCHES_IN_FLIGHT} requests at a
+     * time: the target answers a batch only once its blocks are durable (an fsync each on a file store), and one
+     * request after the other left both sides waiting most of the time. This thread reads and hashes the next batch
+     * meanwhile. If a batch fails, the others in flight are waited for (so the retry's "what do you hold" sees
+     * them) and the first failure is thrown.
+     */
     private void sendMissing(SnapshotClient client, SnapshotCut cut, Set<Long> received) throws IOException, InterruptedException {
         Geometry g = engine.geometry();
-        int perBatch = Math.max(1, Math.min(16, (1 << 20) / g.blockSize())); // 1 MiB requests: progress and resume points every MiB
-        byte[] frames = new byte[perBatch * (45 + g.blockSize())];
-        ByteBuffer out = ByteBuffer.wrap(frames);
+        // 4 MiB requests (at most 64 frames): progress and resume points every 4 MiB; each request costs the target two
+        // transactions, so batches much smaller than that make the upload pay per request rather than per byte.
+        int perBatch = Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize()));
+        int batchBytes = perBatch * (45 + g.blockSize());
+        ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
+        for (int i = 0; i <= BATCHES_IN_FLIGHT; i++) free.add(ByteBuffer.allocate(batchBytes));
+        ArrayDeque<Batch> inFlight = new ArrayDeque<>();
+        ByteBuffer out = free.removeFirst();
         ByteBuffer block = ByteBuffer.allocate(g.blockSize());
         MessageDigest sha = sha256();
         int inBatch = 0;
         long started = System.nanoTime();
         long sentBytes = 0;
-        for (int slot = 0; slot < cut.size(); slot++) {
-            long index = cut.block(slot);
-            if (received.contains(index)) continue;
-            block.clear().limit(g.blockLength(index));
-            engine.readAtCut(cut, slot, block);
-            block.flip();
-            boolean zero = isZero(block);
-            out.putLong(index).put((byte) (zero ? 1 : 0)).putInt(zero ? 0 : block.remaining());
-            sha.update(block.duplicate());
-            out.put(sha.digest());
-            if (!zero) out.put(block);
-            if (++inBatch == perBatch) {
-                sentBytes += flushBatch(client, cut.operationId(), out, inBatch);
-                inBatch = 0;
-                throttle(started, sentBytes);
+        try {
+            for (int slot = 0; slot < cut.size(); slot++) {
+                long index = cut.block(slot);
+                if (received.contains(index)) continue;
+                block.clear().limit(g.blockLength(index));
+                engine.readAtCut(cut, slot, block);
+                block.flip();
+                boolean zero = isZero(block);
+                out.putLong(index).put((byte) (zero ? 1 : 0)).putInt(zero ? 0 : block.remaining());
+                sha.update(block.duplicate());
+                out.put(sha.digest());
+                if (!zero) out.put(block);
+                if (++inBatch == perBatch) {
+                    sentBytes += out.position();
+                    inFlight.add(send(client, cut.operationId(), out, inBatch));
+                    inBatch = 0;
+                    if (inFlight.size() == BATCHES_IN_FLIGHT) free.add(finish(inFlight.removeFirst()));
+                    out = free.removeFirst();
+                    throttle(started, sentBytes);
+                }
+            }
+            if (inBatch > 0) inFlight.add(send(client, cut.operationId(), out, inBatch));
+            while (!inFlight.isEmpty()) finish(inFlight.removeFirst());
+        } finally {
+            // Only after a failure: let the other batches end (their result is what the retry asks the target for).
+            // When stopping, do not wait: stop() shut the senders down, and a batch that never started never ends.
+            for (Batch b : inFlight) {
+                if (stopped) {
+                    b.done().cancel(true);
+                    continue;
+                }
+                try {
+                    b.done().get();
+                } catch (ExecutionException | CancellationException ignored) {
+                    // the first failure is already being thrown
+                }
             }
         }
-        if (inBatch > 0) flushBatch(client, cut.operationId(), out, inBatch);
     }
 
-    private long flushBatch(SnapshotClient client, String op, ByteBuffer out, int blocks) throws IOException {
-        int length = out.position();
-        client.sendBlocks(op, out.array(), length);
-        out.clear();
-        blocksSent.addAndGet(blocks);
-        bytesSent.addAndGet(length);
-        return length;
+    /** One batch request on its way; {@code frames} is reused once it is done. */
+    private record Batch(Future<?> done, ByteBuffer frames) {
+    }
+
+    private Batch send(SnapshotClient client, String op, ByteBuffer frames, int blocks) {
+        int length = frames.position();
+        Future<?> done = senders.submit(() -> {
+            client.sendBlocks(op, frames.array(), length);
+            blocksSent.addAndGet(blocks);
+            bytesSent.addAndGet(length);
+            return null;
+        });
+        return new Batch(done, frames);
+    }
+
+    /** Waits for the batch; returns its buffer, cleared, or throws what its request threw. */
+    private static ByteBuffer finish(Batch b) throws IOException, InterruptedException {
+        try {
+            b.done().get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) throw io;
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IOException(e.getCause());
+        }
+        return b.frames().clear();
     }
 
     private void throttle(long startedNanos, long sentBytes) throws InterruptedException {

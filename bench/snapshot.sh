@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# bench/snapshot.sh: snapshot upload (issue 5, acceptance 6) against curl PUTting the same number of bytes, in one
+# run on one machine. One random (incompressible) raw image is uploaded to the embedded control plane; one agent
+# (the real sluice-agent.jar) serves it over NBD and hydrates it completely first (--prefetch-rate 0), so the
+# snapshots read every block from the local cache and no prefetch competes with them. Then, for each dirty share
+# (1 %, 10 %, 100 % of the blocks by default), in turn:
+#
+#   1. nbdsh writes fresh random bytes (os.urandom) over that many whole blocks, chosen at random across the disk
+#      (seeded), then flushes;
+#   2. POST /api/v1/machines/{id}/snapshots, then GET /api/v1/operations/{op} every 100 ms until done. The time is
+#      the operation's createdAt -> updatedAt (request accepted -> snapshot committed, server clock), so the poll
+#      interval does not count; the time the client saw (POST sent -> done seen) is printed too. Bytes sent and
+#      blocks come from the operation's progress;
+#   3. the peer: curl -T of a fresh random file of exactly the dirty data bytes (blocks x block size) to
+#      PUT /api/v1/images/{id}/content of a new image of that size, time until the `available` answer.
+#
+# Why that peer: it is the same server, store and network path, and the same work per byte on the server side
+# (every block hashed with SHA-256 and stored content-addressed as a new block, then a manifest committed), done by
+# the plainest client there is, in one streamed request. The snapshot additionally carries the command channel
+# (the agent long-polls; the server looks for new commands every 250 ms), the agent's cut (fsync), a SHA-256 per
+# block on the agent, 1 MiB batches each answered after its blocks are durable, and the commit. The snapshot's
+# frames carry 45 bytes of header per block (0.07 % at 64 KiB), which "bytes sent" includes and the peer does not.
+#
+# Before the measured rounds, one unmeasured snapshot of BENCH_WARMUP_PCT % of the blocks warms the snapshot path
+# (the JIT compiles it: in a fresh JVM the compiler threads used more CPU during the first snapshot than the request
+# threads), as the upload of the base image warms the path curl takes.
+#
+# Goal: snapshot time <= 1.3 x curl's at every size, and time proportional to the dirty bytes.
+# After the last snapshot its image is downloaded (disk endpoint) and compared with the agent's disk (nbdcopy).
+#
+# Run from the repository root (needs java, mvn, curl, jq, nbdsh, nbdcopy):
+#   bench/snapshot.sh                                  # build both, 1 GiB image, 1/10/100 % (about 3 min + build)
+#   BENCH_IMAGE_MIB=128 bench/snapshot.sh              # quick run
+#   BENCH_SKIP_BUILD=1 bench/snapshot.sh               # reuse target/quarkus-app (embedded) and agent/target/sluice-agent.jar
+#
+# Environment:
+#   BENCH_IMAGE_MIB    image size in MiB (default 1024)
+#   BENCH_DIRTY_PCTS   dirty shares in percent, in the order run (default "1 10 100")
+#   BENCH_SEED         seed of the dirty-block choice (default 42)
+#   BENCH_WARMUP_PCT   dirty share of the unmeasured warm-up snapshot (default 10; 0 skips it)
+#   BENCH_VERIFY=0     skip the final comparison of the last snapshot with the agent's disk
+#   BENCH_SKIP_BUILD=1 reuse the builds as they are
+#   BENCH_KEEP=1       keep the work directory (logs) without the images and caches
+#   BENCH_TMPDIR       where the work directory is created (default /tmp, or target/ if /tmp is a tmpfs)
+set -euo pipefail
+
+IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
+PCTS=${BENCH_DIRTY_PCTS:-1 10 100}
+SEED=${BENCH_SEED:-42}
+WARMUP_PCT=${BENCH_WARMUP_PCT:-10}
+GOAL=1.3
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+for tool in java mvn curl jq nbdsh nbdcopy awk cmp; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
+done
+[[ "$IMAGE_MIB" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_IMAGE_MIB must be a positive integer" >&2; exit 1; }
+for p in $PCTS; do
+  [[ "$p" =~ ^[0-9]+$ ]] && (( p >= 1 && p <= 100 )) || { echo "bench: BENCH_DIRTY_PCTS: '$p' is not a percentage 1..100" >&2; exit 1; }
+done
+[[ "$SEED" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_SEED must be a non-negative integer" >&2; exit 1; }
+[[ "$WARMUP_PCT" =~ ^[0-9]+$ ]] && (( WARMUP_PCT <= 100 )) || { echo "bench: BENCH_WARMUP_PCT must be 0..100" >&2; exit 1; }
+SIZE=$((IMAGE_MIB * 1024 * 1024))
+# nbdsh runs "python3" from PATH and needs the distribution's one (libnbd's bindings), not a pyenv or venv python
+export PATH=/usr/bin:$PATH
+nbdsh -c pass >/dev/null 2>&1 || { echo "bench: nbdsh does not run (python3 -c 'import nbd' fails?)" >&2; exit 1; }
+
+TMPBASE=${BENCH_TMPDIR:-/tmp}
+if [[ -z "${BENCH_TMPDIR:-}" ]] && [[ "$(stat -f -c %T /tmp)" == tmpfs || "$(stat -f -c %T /tmp)" == ramfs ]]; then
+  mkdir -p "$REPO/target"; TMPBASE=$REPO/target
+fi
+WORK=$(mktemp -d "$TMPBASE/sluice-snapbench.XXXXXX")
+PIDS=()          # everything we started, stopped in reverse order by the trap
+TABLE_DONE=
+stop_pid() {
+  local pid=$1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if [[ $rc -ne 0 && -z "$TABLE_DONE" ]]; then
+    echo "bench: failed (exit $rc); logs:" >&2
+    for f in "$WORK"/server.log "$WORK"/agent.log; do
+      [[ -f "$f" ]] && { echo "--- tail $f" >&2; tail -20 "$f" >&2; }
+    done
+  fi
+  if [[ "${BENCH_KEEP:-}" == 1 ]]; then
+    rm -rf "$WORK/disk.raw" "$WORK/peer.raw" "$WORK/cache" "$WORK/data/blocks" "$WORK/snap.raw" "$WORK/agent.raw"
+    echo "bench: kept $WORK (images, caches and blocks removed)" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench: $*" >&2; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  log "no free port found"; return 1
+}
+wait_http() {
+  local url=$1 pid=$2 what=$3
+  for _ in $(seq 1 120); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { log "$what exited before it answered"; return 1; }
+    sleep 0.5
+  done
+  log "$what did not answer 2xx at $url within 60 s"; return 1
+}
+wait_sock() {
+  local sock=$1 pid=$2 what=$3
+  for _ in $(seq 1 300); do
+    [[ -S "$sock" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || { log "$what exited before its socket appeared"; return 1; }
+    sleep 0.1
+  done
+  log "$what: no socket $sock within 30 s"; return 1
+}
+# the busiest processes that are not ours (ps %CPU is a lifetime average): other engineers' builds show up here
+others() {
+  local mine=" ${PIDS[*]} $$ "
+  ps -eo pid=,ppid=,pcpu=,comm= --sort=-pcpu | awk -v mine="$mine" \
+    'index(mine, " " $1 " ") == 0 && index(mine, " " $2 " ") == 0 && $3 >= 10 {printf "%s%s(pid %s, %s%%)", sep, $4, $1, $3; sep=", "}
+     END {if (!sep) printf "none"}'
+}
+LOADS=()
+note_load() {
+  LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
+  log "load before $1: $(cut -d' ' -f1-3 /proc/loadavg); busy others: $(others)"
+}
+# cpu_secs PID: user+system CPU seconds the process has used so far (all its threads)
+cpu_secs() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+# epoch seconds of the first agent log line containing $1 (the agent prefixes each line with an ISO instant)
+agent_time() {
+  local line; line=$(grep -m1 -F -- "$1" "$WORK/agent.log" || true)
+  [[ -n "$line" ]] && date -d "${line%% *}" +%s.%N || echo ''
+}
+
+# ---------------------------------------------------------------------------------------------- header
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo '+dirty' || true)
+HEADER="bench/snapshot.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $COMMIT$DIRTY  nproc $(nproc)  $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)  loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)
+$(java -version 2>&1 | head -1); $(curl --version | head -1 | cut -d' ' -f1-2); $(nbdsh --version 2>&1 | head -1)
+image ${IMAGE_MIB} MiB from /dev/urandom, hydrated before the snapshots; dirty shares: $PCTS % (seed $SEED); work dir $WORK ($(df --output=source,fstype "$WORK" | tail -1 | tr -s ' '))"
+echo "$HEADER"
+
+# ---------------------------------------------------------------------------------------------- build
+if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
+  log "building the embedded control plane and the agent"
+  mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
+    || { tail -50 "$WORK/build.log" >&2; log "control plane build failed"; exit 1; }
+  mvn -B -q -f agent/pom.xml package -DskipTests >>"$WORK/build.log" 2>&1 \
+    || { tail -50 "$WORK/build.log" >&2; log "agent build failed"; exit 1; }
+fi
+AGENT_JAR=$REPO/agent/target/sluice-agent.jar
+[[ -f target/quarkus-app/quarkus-run.jar ]] || { log "target/quarkus-app/quarkus-run.jar missing"; exit 1; }
+[[ -f "$AGENT_JAR" ]] || { log "$AGENT_JAR missing"; exit 1; }
+
+log "writing ${IMAGE_MIB} MiB of /dev/urandom to $WORK/disk.raw"
+head -c "$SIZE" /dev/urandom >"$WORK/disk.raw"
+sync "$WORK/disk.raw"
+
+# ---------------------------------------------------------------------------------------------- control plane
+PORT=$(free_port)
+ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+BASE=http://127.0.0.1:$PORT
+mkdir -p "$WORK/data"
+SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=127.0.0.1 \
+  java ${BENCH_SERVER_JAVA_OPTS:-} -jar target/quarkus-app/quarkus-run.jar >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+CP_PID=$!
+log "started the control plane (pid $CP_PID) on $BASE"
+wait_http "$BASE/q/health/ready" "$CP_PID" "the control plane"
+
+api() {
+  local code
+  code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
+        -H 'Content-Type: application/json' ${4:+--data "$4"})
+  if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
+  cat "$WORK/body"
+}
+# put_content IMAGE FILE: curl -T FILE to the image's content; prints curl's time_total, or FAIL
+put_content() {
+  local out code t
+  out=$(curl -sS -o "$WORK/upload.json" -w '%{http_code} %{time_total}' -T "$2" -H 'Expect:' \
+        -H "Authorization: Bearer $MEMBER" -H 'Content-Type: application/octet-stream' "$BASE/api/v1/images/$1/content") \
+    || { log "curl -T $2 failed"; echo FAIL; return; }
+  read -r code t <<<"$out"
+  if [[ "$code" == 2* && "$(jq -r '.state // empty' "$WORK/upload.json")" == available ]]; then echo "$t"
+  else log "upload of $2 answered $code: $(head -c 2000 "$WORK/upload.json")"; echo FAIL; fi
+}
+SUFFIX=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"snapbench-$SUFFIX\"}" | jq -r .id)
+MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-member"}' | jq -r .secret)
+IMAGE=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-$SUFFIX\",\"sizeBytes\":$SIZE}" | jq -r .id)
+BS=$(jq -r .blockSize "$WORK/body")
+BLOCKS=$(( (SIZE + BS - 1) / BS ))
+log "uploading the image ($IMAGE, $BLOCKS blocks of $BS)"
+BASE_UPLOAD_S=$(put_content "$IMAGE" "$WORK/disk.raw")
+[[ "$BASE_UPLOAD_S" != FAIL ]] || exit 1
+rm -f "$WORK/disk.raw"
+
+# ---------------------------------------------------------------------------------------------- agent, hydrated
+MACHINE=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"snapbench-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
+SECRET=$(api POST "/api/v1/machines/$MACHINE/credentials" "$MEMBER" '{"name":"bench"}' | jq -r .secret)
+SOCK=$WORK/agent.sock
+URI="nbd+unix:///?socket=$SOCK"
+SLUICE_TOKEN="$SECRET" java -jar "$AGENT_JAR" run --control-plane "$BASE" --machine "$MACHINE" \
+  --cache-dir "$WORK/cache" --nbd-unix "$SOCK" --prefetch-rate 0 >"$WORK/agent.log" 2>&1 &
+PIDS+=($!)
+AGENT_PID=$!
+log "agent (pid $AGENT_PID, machine $MACHINE), hydrating with --prefetch-rate 0"
+wait_sock "$SOCK" "$AGENT_PID" "the agent"
+HYDRATE_T0=$(now)
+for _ in $(seq 1 3600); do
+  kill -0 "$AGENT_PID" 2>/dev/null || { log "the agent exited during prefetch"; exit 1; }
+  grep -q 'prefetch complete' "$WORK/agent.log" && break
+  sleep 1
+done
+grep -q 'prefetch complete' "$WORK/agent.log" || { log "prefetch not complete after an hour"; exit 1; }
+log "hydrated in $(secs "$HYDRATE_T0" "$(now)") s"
+
+# dirty N: nbdsh writes fresh random bytes over N whole blocks drawn at random across the disk, then flushes
+dirty() {
+  nbdsh -u "$URI" -c "
+import os, random
+bs, blocks, n = $BS, $BLOCKS, $1
+size = h.get_size()
+for i in sorted(random.Random($SEED + n).sample(range(blocks), n)):
+    h.pwrite(os.urandom(min(bs, size - i * bs)), i * bs)
+h.flush()
+"
+}
+
+# snapshot NAME: request it, wait for its operation; sets SNAP_S (createdAt -> updatedAt), SNAP_CLIENT_S, SNAP_OP
+# (the operation JSON), SNAP_T0
+snapshot() {
+  local op t0 doc
+  t0=$(now)
+  op=$(api POST "/api/v1/machines/$MACHINE/snapshots" "$MEMBER" "{\"name\":\"$1\"}" | jq -r .id)
+  SNAP_T0=$t0
+  for _ in $(seq 1 6000); do   # 10 minutes
+    doc=$(curl -sS "$BASE/api/v1/operations/$op" -H "Authorization: Bearer $MEMBER")
+    if [[ "$(jq -r .done <<<"$doc")" == true ]]; then
+      SNAP_CLIENT_S=$(secs "$t0" "$(now)")
+      SNAP_S=$(secs "$(date -d "$(jq -r .createdAt <<<"$doc")" +%s.%N)" "$(date -d "$(jq -r .updatedAt <<<"$doc")" +%s.%N)")
+      SNAP_OP=$doc
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "snapshot $1 ($op) not done after 10 minutes: $doc"; SNAP_S=FAIL; SNAP_CLIENT_S=FAIL; SNAP_OP=$doc
+}
+
+if (( WARMUP_PCT > 0 )); then
+  n=$(( (BLOCKS * WARMUP_PCT + 99) / 100 ))
+  log "warm-up: dirtying $n blocks ($WARMUP_PCT %) and a snapshot of them (not measured)"
+  dirty "$n"
+  snapshot "snapbench-warmup-$SUFFIX"
+  [[ "$SNAP_S" != FAIL && -z "$(jq -c '.error // empty' <<<"$SNAP_OP")" ]] || { log "warm-up snapshot failed: $SNAP_OP"; exit 1; }
+  WARMUP_NOTE="warm-up snapshot ($WARMUP_PCT %, $n blocks, not measured): $SNAP_S s"
+else
+  WARMUP_NOTE="no warm-up snapshot"
+fi
+
+# mibs SECONDS: $mib / SECONDS, or - for FAIL
+mibs() { [[ "$1" == FAIL ]] && echo - || awk -v s="$1" -v m="$mib" 'BEGIN {printf "%.1f", m / s}'; }
+ROWS=()
+NOTES=()
+FAILED=
+PER_MIB=()
+for pct in $PCTS; do
+  n=$(( (BLOCKS * pct + 99) / 100 ))
+  bytes=$(( n * BS ))   # the image size is a multiple of the block size here (whole MiB)
+  mib=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1048576}')
+  log "dirtying $n blocks ($pct %, $mib MiB)"
+  dirty "$n"
+  sleep 2.5   # let the agent's periodic map flush and status write pass, so they do not land inside the timing
+
+  note_load "snapshot $pct %"
+  c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$AGENT_PID")
+  snapshot "snapbench-$pct-$SUFFIX"
+  snap_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$AGENT_PID")") s"
+  op_id=$(jq -r .id <<<"$SNAP_OP")
+  err=$(jq -c '.error // empty' <<<"$SNAP_OP")
+  sent=$(jq -r '.progress.bytesSent // "?"' <<<"$SNAP_OP")
+  total=$(jq -r '.progress.blocksTotal // "?"' <<<"$SNAP_OP")
+  if [[ -n "$err" || "$SNAP_S" == FAIL ]]; then SNAP_S=FAIL; FAILED+=" snapshot-$pct"; log "snapshot $pct %: $SNAP_OP"
+  elif [[ "$total" != "$n" ]]; then SNAP_S=FAIL; FAILED+=" cut-$pct"; log "snapshot $pct %: cut of $total blocks, expected $n"; fi
+  # where the time went, from the agent's log: request -> cut frozen (command channel + cut) -> acknowledged
+  t_cut=$(agent_time "snapshot: cut for $op_id"); t_ack=$(agent_time "snapshot: $op_id acknowledged")
+  split="request->cut $( [[ -n "$t_cut" ]] && secs "$SNAP_T0" "$t_cut" || echo '?') s, cut->ack $( [[ -n "$t_cut" && -n "$t_ack" ]] && secs "$t_cut" "$t_ack" || echo '?') s"
+
+  head -c "$bytes" /dev/urandom >"$WORK/peer.raw"
+  sync "$WORK/peer.raw"
+  peer=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-peer-$pct-$SUFFIX\",\"sizeBytes\":$bytes}" | jq -r .id)
+  note_load "curl $pct %"
+  c0=$(cpu_secs "$CP_PID")
+  CURL_S=$(put_content "$peer" "$WORK/peer.raw")
+  curl_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s"
+  rm -f "$WORK/peer.raw"
+  [[ "$CURL_S" == FAIL ]] && FAILED+=" curl-$pct"
+
+  if [[ "$SNAP_S" == FAIL || "$CURL_S" == FAIL ]]; then ratio=-; mark=FAIL
+  else
+    ratio=$(awk -v a="$SNAP_S" -v b="$CURL_S" 'BEGIN {printf "%.2f", a / b}')
+    mark=$(awk -v r="$ratio" -v g="$GOAL" 'BEGIN {print (r <= g ? "PASS" : "MISS")}')
+    PER_MIB+=("$pct % $(awk -v s="$SNAP_S" -v m="$mib" 'BEGIN {printf "%.1f", 1000 * s / m}')")
+  fi
+  ROWS+=("$(printf '%5s %7s %9s %11s %10s %9s %8s %9s %6s %6s  %s' "$pct" "$n" "$mib" "$sent" "$SNAP_S" "$(mibs "$SNAP_S")" \
+           "$CURL_S" "$(mibs "$CURL_S")" "$ratio" "<= $GOAL" "$mark")")
+  NOTES+=("$pct %: $op_id $(jq -c '.progress' <<<"$SNAP_OP"); $split; client POST->done seen ${SNAP_CLIENT_S} s; CPU during the snapshot: $snap_cpu; during curl: $curl_cpu")
+done
+
+# ---------------------------------------------------------------------------------------------- the last snapshot = the disk?
+VERIFY=skipped
+if [[ "${BENCH_VERIFY:-1}" != 0 && -z "$FAILED" ]]; then
+  note_load "verify"
+  img=$(jq -r '.result.imageId' <<<"$SNAP_OP")
+  nbdcopy "$URI" "$WORK/agent.raw"
+  code=$(curl -sS -o "$WORK/snap.raw" -w '%{http_code}' "$BASE/api/v1/images/$img/disk" -H "Authorization: Bearer $MEMBER")
+  if [[ "$code" == 200 ]] && cmp -s "$WORK/snap.raw" "$WORK/agent.raw"; then VERIFY="ok (image $img)"
+  else VERIFY="WRONG (image $img, HTTP $code)"; FAILED+=" verify"; fi
+  rm -f "$WORK/snap.raw" "$WORK/agent.raw"
+fi
+
+# ---------------------------------------------------------------------------------------------- table
+echo
+echo "$HEADER"
+echo "load1 before each step: ${LOADS[*]}"
+echo "base image upload (curl -T ${IMAGE_MIB} MiB): $BASE_UPLOAD_S s; block size $BS, $BLOCKS blocks; $WARMUP_NOTE"
+printf '%5s %7s %9s %11s %10s %9s %8s %9s %6s %6s  %s\n' dirty% blocks "data MiB" "bytes sent" "snapshot s" "snap MiB/s" "curl s" "curl MiB/s" ratio goal mark
+for r in "${ROWS[@]}"; do echo "$r"; done
+echo "snapshot ms per dirty MiB (constant if time is proportional to the dirty bytes): $(IFS=';'; echo "${PER_MIB[*]}" | sed 's/;/; /g')"
+for n in "${NOTES[@]}"; do echo "$n"; done
+echo "last snapshot's image (disk endpoint) = the agent's disk (nbdcopy): $VERIFY"
+nerr=$(grep -c ' ERROR ' "$WORK/server.log" || true)
+echo "server log: $(wc -l <"$WORK/server.log") lines, $nerr ERROR; agent log: $(grep -ciE 'error|exception|fail' "$WORK/agent.log" || true) lines with error/exception/fail"
+TABLE_DONE=1
+if [[ -n "$FAILED" ]]; then echo "FAILED:$FAILED"; exit 1; fi
