@@ -11,7 +11,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Turns one request body into stored blocks and recorded segments, on a worker thread, with bounded memory.
@@ -42,22 +41,36 @@ final class UploadPipeline {
      */
     static final class Body {
         private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
-        private final AtomicLong queuedBytes = new AtomicLong();
         private final Runnable pause;
         private final Runnable resume;
-        private volatile boolean paused;
+        // Guarded by this.
+        private long queuedBytes;
+        private boolean paused;
 
         Body(Runnable pause, Runnable resume) {
             this.pause = pause;
             this.resume = resume;
         }
 
+        /*
+         * The byte count and the paused flag change together under this monitor. Without it, the event loop could
+         * count a chunk past the limit, lose the CPU, and set `paused` only after the pipeline had drained the whole
+         * queue while still seeing `paused` false: the request then stayed paused with nobody left to resume it, the
+         * pipeline waited on an empty queue, and the upload stalled until its 10-minute timeout (seen under load).
+         * Under the monitor, a pause is only ever taken with more than the limit queued, so draining those bytes
+         * always crosses the resume threshold with `paused` visible. pause/resume only enqueue event-loop tasks, so
+         * they run in the order they were decided.
+         */
+
         /** Event loop: a chunk of the body. */
         void offer(Buffer chunk) {
             queue.add(chunk);
-            if (queuedBytes.addAndGet(chunk.length()) > MAX_QUEUED_BYTES && !paused) {
-                paused = true;
-                pause.run();
+            synchronized (this) {
+                queuedBytes += chunk.length();
+                if (queuedBytes > MAX_QUEUED_BYTES && !paused) {
+                    paused = true;
+                    pause.run();
+                }
             }
         }
 
@@ -73,14 +86,19 @@ final class UploadPipeline {
 
         Object take() throws InterruptedException {
             Object item = queue.poll(10, TimeUnit.MINUTES);
-            if (item instanceof Buffer chunk && queuedBytes.addAndGet(-chunk.length()) < MAX_QUEUED_BYTES / 2 && paused) {
-                paused = false;
-                resume.run();
+            if (item instanceof Buffer chunk) {
+                synchronized (this) {
+                    queuedBytes -= chunk.length();
+                    if (queuedBytes < MAX_QUEUED_BYTES / 2 && paused) {
+                        paused = false;
+                        resume.run();
+                    }
+                }
             }
             return item;
         }
 
-        void release() {
+        synchronized void release() {
             if (paused) {
                 paused = false;
                 resume.run();
