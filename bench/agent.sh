@@ -37,6 +37,7 @@ DURATION=${DURATION%s}
 WARMUP_COPIES=${BENCH_WARMUP_COPIES:-2}
 
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 REPO=$(pwd)
 for tool in java mvn curl jq nginx fio qemu-nbd nbdkit nbdcopy awk; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
@@ -54,13 +55,6 @@ fi
 WORK=$(mktemp -d "$TMPBASE/sluice-agentbench.XXXXXX")
 PIDS=()          # everything we started, stopped in reverse order by the trap
 TABLE_DONE=
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -9 "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$? i
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
@@ -80,41 +74,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "bench: $*" >&2; }
-now() { date +%s.%N; }
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  log "no free port found"; return 1
-}
-wait_http() {
-  local url=$1 pid=$2 what=$3
-  for _ in $(seq 1 120); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || { log "$what exited before it answered"; return 1; }
-    sleep 0.5
-  done
-  log "$what did not answer 2xx at $url within 60 s"; return 1
-}
-wait_sock() {
-  local sock=$1 pid=$2 what=$3
-  for _ in $(seq 1 300); do
-    [[ -S "$sock" ]] && return 0
-    kill -0 "$pid" 2>/dev/null || { log "$what exited before its socket appeared"; return 1; }
-    sleep 0.1
-  done
-  log "$what: no socket $sock within 30 s"; return 1
-}
-# the load, and the busiest processes that are not ours: other engineers' builds show up here
-others() {
-  local mine=" ${PIDS[*]} $$ "
-  ps -eo pid=,ppid=,pcpu=,comm= --sort=-pcpu | awk -v mine="$mine" \
-    'index(mine, " " $1 " ") == 0 && index(mine, " " $2 " ") == 0 && $3 >= 10 {printf "%s%s(pid %s, %s%%)", sep, $4, $1, $3; sep=", "}
-     END {if (!sep) printf "none"}'
-}
 LOADS=()
 note_load() {
   local l; l=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -123,8 +82,6 @@ note_load() {
 }
 uri() { echo "nbd+unix:///?socket=$1"; }
 # cpu_secs PID: user+system CPU seconds the process has used so far (all its threads)
-cpu_secs() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 
 # ---------------------------------------------------------------------------------------------- header
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')

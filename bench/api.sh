@@ -26,6 +26,7 @@ CONNECTIONS=${BENCH_CONNECTIONS:-32}
 IMAGES=${BENCH_IMAGES:-20}
 
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 for tool in wrk curl jq java; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup-debian.sh installs it)" >&2; exit 1; }
 done
@@ -43,14 +44,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "bench: no free port found" >&2; return 1
-}
 
 if [[ -n "${SLUICE_URL:-}" ]]; then
   BASE=${SLUICE_URL%/}

@@ -42,6 +42,7 @@ BLOCK_SIZE=${BENCH_BLOCK_SIZE:-}
 NGINX_WORKERS=1
 
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 REPO=$(pwd)
 for tool in wrk curl jq java nginx dd awk; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup-debian.sh installs it)" >&2; exit 1; }
@@ -58,13 +59,6 @@ WORK=$(mktemp -d "$TMPBASE/sluice-blocks.XXXXXX")
 SERVER_PID=
 NGINX_PID=
 TABLE_DONE=
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -9 "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   stop_pid "$NGINX_PID"
@@ -83,27 +77,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "bench: $*" >&2; }
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "bench: no free port found" >&2; return 1
-}
 
 # wait_http URL PID WHAT: up to 60 s for a 2xx answer while PID lives
-wait_http() {
-  local url=$1 pid=$2 what=$3
-  for _ in $(seq 1 120); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || { log "$what exited before it answered"; return 1; }
-    sleep 0.5
-  done
-  log "$what did not answer 2xx at $url within 60 s"; return 1
-}
 
 load1() {
   local e=0

@@ -45,8 +45,8 @@ LINKS=${BENCH_LINKS:-loopback 1gbit 100mbit}
 FS_MIB=${BENCH_FS_MIB:-256}
 
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 REPO=$(pwd)
-log() { echo "bench: $*" >&2; }
 [[ $EUID -eq 0 ]] || { log "run as root (network namespace, tc)"; exit 1; }
 for tool in java mvn curl jq qemu-system-x86_64 e2fsck resize2fs ip tc awk sha256sum; do
   command -v "$tool" >/dev/null || { log "$tool is missing"; exit 1; }
@@ -67,13 +67,6 @@ NS=sluiceboot$$
 VH=sbh$$            # host end of the veth pair
 VN=sbn$$            # namespace end
 PIDS=()
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$? i
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
@@ -93,16 +86,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  log "no free port found"; return 1
-}
 
 # ---------------------------------------------------------------------------------------------- header, build
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
