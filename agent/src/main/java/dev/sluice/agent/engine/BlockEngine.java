@@ -59,6 +59,8 @@ public final class BlockEngine {
     private volatile MissTrace missTrace;
     private volatile long lastDemandNanos;
     private volatile long lastReadNanos; // 0 until the guest's first read
+    private final AtomicInteger guestsAttached = new AtomicInteger(); // NBD clients in the transmission phase
+    private volatile long firstAttachNanos; // 0 until a client first reached the transmission phase
     private volatile BootSetReads bootSetReads;
     private volatile SnapshotCut cut; // changed only under the upload gate's write lock
 
@@ -366,7 +368,6 @@ public final class BlockEngine {
         return demandActive.get() > 0;
     }
 
-    /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
     /** From now on, notes which blocks of {@code reads}' boot set the guest reads. */
     public void watchBootSet(BootSetReads reads) {
         this.bootSetReads = reads;
@@ -383,8 +384,32 @@ public final class BlockEngine {
         return last != 0 && clock.nanoTime() - last >= quietNanos;
     }
 
+    /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
     public boolean demandActive(long windowNanos) {
         return demandActive.get() > 0 || clock.nanoTime() - lastDemandNanos < windowNanos;
+    }
+
+    /**
+     * An NBD client finished its handshake and may now read and write (a guest attached); pair with
+     * {@link #guestDetached()}.
+     */
+    public void guestAttached() {
+        if (firstAttachNanos == 0) firstAttachNanos = Math.max(1, clock.nanoTime());
+        guestsAttached.incrementAndGet();
+    }
+
+    public void guestDetached() {
+        guestsAttached.decrementAndGet();
+    }
+
+    /** NBD clients attached right now. */
+    public int guestsAttached() {
+        return guestsAttached.get();
+    }
+
+    /** When a client first attached ({@link Clock#nanoTime()}), or 0 if none has yet. */
+    public long firstAttachNanos() {
+        return firstAttachNanos;
     }
 
     private void addPendingSync(long block) {

@@ -27,12 +27,14 @@ import java.util.function.Consumer;
  * the time (pausing outright starved prefetch, and thus left that guest cold).
  *
  * Boot hold (holdForBoot): once the priority list (the blocks a boot is known to need) has been visited, the rest
- * of the image waits while the guest is still booting: until it has read most of its boot set (BOOT_SET_DONE, when
- * the engine watches one; the first reads can come seconds after start, so a pause alone says nothing) and then
- * paused for GUEST_QUIET_NANOS, re-checked before every run, for at most the hold time after run() starts. The rest
- * is not on the boot's critical path, and fetching it at full rate takes CPU and bandwidth from the booting guest
- * (measured: a learned-order boot under TCG on 2 cores was 2.2x slower than a demand-only one while prefetch ran
- * alongside; bench/boot.sh).
+ * of the image waits while a guest is attached and still booting: until it has read most of its boot set
+ * (BOOT_SET_DONE, when the engine watches one; the first reads can come seconds after the client attaches, so a
+ * pause alone says nothing) and then paused for GUEST_QUIET_NANOS, re-checked before every run, for at most the hold
+ * time after the first client attached. The rest is not on the boot's critical path, and fetching it at full rate
+ * takes CPU and bandwidth from the booting guest (measured: a learned-order boot under TCG on 2 cores was 2.2x slower
+ * than a demand-only one while prefetch ran alongside; bench/boot.sh). With no client attached there is no boot to
+ * give way to, so nothing is held (an agent warming a machine before its VM starts prefetches at full speed; a
+ * client that attaches later engages the hold at the next run); a client that detaches releases it.
  *
  * When a pass leaves every block present the loop logs it and returns for good; a failed run ends the
  * pass, and the next one starts after an exponential backoff (1 s doubling to 30 s, reset by success).
@@ -80,7 +82,6 @@ public final class Prefetcher {
     private final AtomicLong bytesFetched = new AtomicLong();
     private long throttleStartNanos;
     private long bootHoldNanos;
-    private long runStartNanos;
     private long scheduledBytes; // bytes of the runs started so far: the throttle counts them when they start
     // Runs in flight: guarded by `runs`.
     private final Object runs = new Object();
@@ -116,8 +117,8 @@ public final class Prefetcher {
     }
 
     /**
-     * Holds the blocks after the order's priority entries while the guest boots, for at most {@code maxNanos} after
-     * run() starts (0: no hold). Only meaningful with a priority list: without one nothing says what the boot needs.
+     * Holds the blocks after the order's priority entries while an attached guest boots, for at most {@code maxNanos}
+     * after the first client attached (0: no hold). Only meaningful with a priority list: without one nothing says what the boot needs.
      */
     public Prefetcher holdForBoot(long maxNanos) {
         if (maxNanos < 0) throw new IllegalArgumentException("maxNanos " + maxNanos);
@@ -143,7 +144,6 @@ public final class Prefetcher {
         BlockMap map = engine.map();
         Geometry g = engine.geometry();
         throttleStartNanos = clock.nanoTime();
-        runStartNanos = throttleStartNanos;
         long retryDelayNanos = 1_000_000_000L;
         while (!stopRequested) {
             state = State.RUNNING;
@@ -242,10 +242,12 @@ public final class Prefetcher {
 
     private void holdWhileBooting() {
         if (bootHoldNanos == 0 || order.priorityEntries() == 0) return;
-        long deadline = runStartNanos + bootHoldNanos;
+        long attached = engine.firstAttachNanos();
+        if (attached == 0) return;
+        long deadline = attached + bootHoldNanos;
         long held = clock.nanoTime();
         long now;
-        while (!stopRequested && (now = clock.nanoTime()) < deadline && !bootDone()) {
+        while (!stopRequested && (now = clock.nanoTime()) < deadline && engine.guestsAttached() > 0 && !bootDone()) {
             state = State.YIELDING;
             clock.sleepNanos(Math.min(GUEST_QUIET_NANOS / 10, deadline - now));
             if (Thread.currentThread().isInterrupted()) {

@@ -67,9 +67,10 @@ public final class Main {
               --prefetch-order FILE   blocks to prefetch first (default: the priority the control plane hands over
                                       at start: this boot's remote reads, then the image's learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
-              --boot-hold SECONDS     with a priority list, hold the rest of the image until the guest has read 90% of
-                                      it and paused reading for 1 s, at most SECONDS after start: its boot goes
-                                      first (default 30, 0 = no hold)
+              --boot-hold SECONDS     with a priority list and an NBD client attached, hold the rest of the image until
+                                      the guest has read 90% of the list and paused reading for 1 s, at most SECONDS
+                                      after the first client attached: its boot goes first. With no client attached
+                                      nothing is held (default 30, 0 = no hold)
               --fetch-timeout SECONDS how long a read waits for the repository before failing with EIO (default 30)
               --read-ahead BLOCKS     blocks per read-ahead request for a sequential reader, which keeps 4 such
                                       requests in flight ahead of it (default: 4 MiB worth, at most 64)

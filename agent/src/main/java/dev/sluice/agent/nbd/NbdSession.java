@@ -100,7 +100,16 @@ public final class NbdSession implements Runnable {
             } finally {
                 timeout.cancel(false);
             }
-            if (go && !broken) transmission();
+            if (go && !broken) {
+                // A client that reached transmission is a guest using the disk: the prefetcher's boot hold
+                // applies only while one is attached.
+                export.engine().guestAttached();
+                try {
+                    transmission();
+                } finally {
+                    export.engine().guestDetached();
+                }
+            }
         } catch (EOFException e) {
             // client went away
         } catch (NbdCodec.MalformedException e) {

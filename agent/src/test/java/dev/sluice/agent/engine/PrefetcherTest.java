@@ -226,6 +226,7 @@ class PrefetcherTest {
     void bootHoldKeepsTheRestBackUntilItsEndWhileTheGuestHasNotReadYet() throws IOException {
         FakeClock clock = new FakeClock();
         BlockEngine engine = engine(clock);
+        engine.guestAttached(); // qemu connected at t = 0 and has not read yet (its kernel is still starting)
         holding(clock, engine, PrefetchOrder.priorityFirst(new long[]{50, 51}), 10_000_000_000L).run();
         assertEquals(50L, fetches.get(0)[0]);
         assertEquals(0L, fetches.get(0)[1], "the priority list is fetched at once");
@@ -238,6 +239,7 @@ class PrefetcherTest {
     void bootHoldReleasesTheRestOnceTheGuestPausesReading() throws IOException {
         FakeClock clock = new FakeClock();
         BlockEngine engine = engine(clock);
+        engine.guestAttached();
         engine.read(50L * 4096, ByteBuffer.allocate(10)); // the guest has started: a read at t = 0
         holding(clock, engine, PrefetchOrder.priorityFirst(new long[]{50, 51}), 10_000_000_000L).run();
         long[] rest = fetches.stream().filter(f -> f[0] == 0).findFirst().orElseThrow();
@@ -259,6 +261,7 @@ class PrefetcherTest {
         FakeClock clock = new FakeClock();
         BlockEngine engine = engine(clock);
         engine.watchBootSet(new BootSetReads(new long[]{50, 51, 60, 61, 70, 71, 80, 81, 90, 91}));
+        engine.guestAttached();
         engine.read(50L * 4096, ByteBuffer.allocate(10)); // a first read (1 of 10 boot blocks), then a long pause
         boolean[] booted = {false};
         clock.afterSleep = () -> {
@@ -276,5 +279,45 @@ class PrefetcherTest {
         assertTrue(rest[1] >= 3_000_000_000L + Prefetcher.GUEST_QUIET_NANOS,
                 "the pause before the boot set was read did not release the rest: " + rest[1]);
         assertTrue(rest[1] < 10_000_000_000L, "released before the end of the hold: " + rest[1]);
+    }
+
+    @Test
+    void withNoGuestAttachedNothingIsHeld() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        holding(clock, engine, PrefetchOrder.priorityFirst(new long[]{50, 51}), 10_000_000_000L).run();
+        assertEquals(0L, clock.now, "no client, no boot to give way to: the whole image at once");
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+    }
+
+    @Test
+    void aGuestAttachingDuringThePrefetchEngagesTheHoldFromItsAttachTime() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        clock.now = 5_000_000_000L; // the agent has been prefetching for 5 s when qemu attaches
+        BlockSource attachingAtFirstRest = (start, count, deadline, sink) -> {
+            if (start == 0 && engine.guestsAttached() == 0) engine.guestAttached();
+            fetches.add(new long[]{start, clock.nanoTime()});
+            source.fetch(start, count, deadline, sink);
+        };
+        new Prefetcher(engine, attachingAtFirstRest, clock, PrefetchOrder.priorityFirst(new long[]{50, 51}), 0, 16,
+                1_000_000_000L, log::add).holdForBoot(10_000_000_000L).run();
+        assertEquals(5_000_000_000L, fetches.get(1)[1], "the first run of the rest started before the guest attached");
+        assertTrue(fetches.get(2)[1] >= 15_000_000_000L,
+                "after the attach the rest waits until 10 s after it: " + fetches.get(2)[1]);
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+    }
+
+    @Test
+    void aGuestThatDetachesReleasesTheHold() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        engine.guestAttached(); // e.g. nbdinfo: a handshake, no reads, gone after 2 s
+        clock.afterSleep = () -> {
+            if (engine.guestsAttached() > 0 && clock.nanoTime() >= 2_000_000_000L) engine.guestDetached();
+        };
+        holding(clock, engine, PrefetchOrder.priorityFirst(new long[]{50, 51}), 10_000_000_000L).run();
+        long[] rest = fetches.stream().filter(f -> f[0] == 0).findFirst().orElseThrow();
+        assertTrue(rest[1] >= 2_000_000_000L && rest[1] < 3_000_000_000L, "released when the client left: " + rest[1]);
     }
 }
