@@ -59,6 +59,7 @@ public final class BlockEngine {
     private volatile MissTrace missTrace;
     private volatile long lastDemandNanos;
     private volatile long lastReadNanos; // 0 until the guest's first read
+    private volatile long lastIoNanos; // the guest's last read or write started; 0 until its first
     private final AtomicInteger guestsAttached = new AtomicInteger(); // NBD clients in the transmission phase
     private volatile long firstAttachNanos; // 0 until a client first reached the transmission phase
     private volatile BootSetReads bootSetReads;
@@ -98,6 +99,7 @@ public final class BlockEngine {
     public void read(long offset, ByteBuffer dst) throws IOException {
         if (dst.remaining() == 0) return;
         lastReadNanos = Math.max(1, clock.nanoTime());
+        lastIoNanos = lastReadNanos;
         long first = geometry.blockOf(offset);
         long last = geometry.blockOf(offset + dst.remaining() - 1);
         BootSetReads boot = bootSetReads;
@@ -135,6 +137,7 @@ public final class BlockEngine {
         if (offset + src.remaining() != Math.min(geometry.sizeBytes(), geometry.blockOffset(last + 1))) {
             throw new IllegalArgumentException("writeBlocks needs whole blocks");
         }
+        lastIoNanos = Math.max(1, clock.nanoTime());
         uploadGate.readLock().lock();
         try {
             recordIntent(firstBlock, last);
@@ -171,6 +174,7 @@ public final class BlockEngine {
             return;
         }
         long position = geometry.blockOffset(block) + offsetInBlock;
+        lastIoNanos = Math.max(1, clock.nanoTime());
         uploadGate.readLock().lock();
         try {
             recordIntent(block, block);
@@ -387,6 +391,12 @@ public final class BlockEngine {
     /** True while a guest miss is being served or was served within the last {@code windowNanos}. */
     public boolean demandActive(long windowNanos) {
         return demandActive.get() > 0 || clock.nanoTime() - lastDemandNanos < windowNanos;
+    }
+
+    /** True while the guest misses (see {@link #demandActive}) or did any read or write within {@code windowNanos}. */
+    public boolean guestBusy(long windowNanos) {
+        long last = lastIoNanos;
+        return demandActive(windowNanos) || (last != 0 && clock.nanoTime() - last < windowNanos);
     }
 
     /**

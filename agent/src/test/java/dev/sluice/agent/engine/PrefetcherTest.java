@@ -149,6 +149,38 @@ class PrefetcherTest {
     }
 
     @Test
+    void givesWayToAGuestThatReadsPresentBlocksToo() throws IOException {
+        FakeClock clock = new FakeClock();
+        BlockEngine engine = engine(clock);
+        engine.install(99, ByteBuffer.wrap(image, 99 * 4096, 4096));
+        List<Integer> counts = new ArrayList<>();
+        BlockSource slow = (start, count, deadline, sink) -> {
+            counts.add(count);
+            clock.sleepNanos(2_000_000L);
+            source.fetch(start, count, deadline, sink);
+        };
+        long[] reads = {0};
+        clock.afterSleep = () -> { // the guest reads block 99 (present: a hit, never a miss) for the first 100 ms
+            if (clock.nanoTime() >= 100_000_000L) return;
+            try {
+                engine.read(99L * 4096, ByteBuffer.allocate(512));
+                reads[0]++;
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        engine.read(99L * 4096, ByteBuffer.allocate(512));
+        Prefetcher p = new Prefetcher(engine, slow, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L,
+                Prefetcher.Settings.serial(2), log::add);
+        p.run();
+        assertEquals(0, engine.demandMisses(), "every guest read was a hit");
+        assertEquals(geometry.blockCount(), engine.map().presentCount());
+        assertEquals(2, counts.get(0), "while the guest reads, runs are short even though it never misses");
+        assertTrue(counts.contains(16), "once the guest went quiet, full runs again: " + counts);
+        assertTrue(reads[0] > 10, "the guest kept reading meanwhile: " + reads[0]);
+    }
+
+    @Test
     void parallelRunsFillTheDiskWithOneFlushPerGroup() throws Exception {
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
         try {
