@@ -266,7 +266,7 @@ row() {
 jit_secs() { # CPU seconds the JIT compiler threads of PID have used so far
   local t tck; tck=$(getconf CLK_TCK)
   for t in /proc/"$1"/task/*; do
-    grep -q '^C[12] CompilerThre' "$t/comm" 2>/dev/null && awk '{sub(/.*\) /, ""); print $12 + $13}' "$t/stat"
+    if grep -q '^C[12] CompilerThre' "$t/comm" 2>/dev/null; then awk '{sub(/.*\) /, ""); print $12 + $13}' "$t/stat"; fi
   done | awk -v tck="$tck" '{s += $1} END {printf "%.2f", s / tck}'
 }
 WARMUP_TIMES=()
