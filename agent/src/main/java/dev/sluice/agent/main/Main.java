@@ -6,9 +6,9 @@ import dev.sluice.agent.engine.BlockSource;
 import dev.sluice.agent.engine.Clock;
 import dev.sluice.agent.engine.Geometry;
 import dev.sluice.agent.engine.MeteredBlockSource;
-import dev.sluice.agent.engine.MissTrace;
 import dev.sluice.agent.engine.BootSetReads;
 import dev.sluice.agent.engine.PrefetchOrder;
+import dev.sluice.agent.engine.TouchTrace;
 import dev.sluice.agent.engine.Prefetcher;
 import dev.sluice.agent.local.CacheDir;
 import dev.sluice.agent.local.FileCutStore;
@@ -43,8 +43,8 @@ import java.util.function.Consumer;
 
 /** Command line entry: wires the engine, the NBD server, the HTTP block source and the prefetcher. */
 public final class Main {
-    /** First-touch misses kept for the control plane: 16384 blocks is 1 GiB at 64 KiB, far more than a boot reads. */
-    static final int MISS_TRACE_CAP = 16384;
+    /** First-touch reads kept for the control plane: 16384 blocks is 1 GiB at 64 KiB, far more than a boot reads. */
+    static final int TOUCH_TRACE_CAP = 16384;
 
     static final String USAGE = """
             Usage:
@@ -62,8 +62,9 @@ public final class Main {
               --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
               --prefetch on|off       fill every block in the background (default on)
               --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
-              --boot-trace-window S   for S seconds after the hand-off, send the guest's first-touch misses to the
-                                      control plane (the image's learned boot order; default 300, 0 = never)
+              --boot-trace-window S   for S seconds after the hand-off, send the blocks the guest reads first (in
+                                      first-touch order, at most 16384) to the control plane (the image's learned
+                                      boot order; default 300, 0 = never)
               --prefetch-order FILE   blocks to prefetch first (default: the priority the control plane hands over
                                       at start: this boot's remote reads, then the image's learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
@@ -319,9 +320,9 @@ public final class Main {
             }
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
-                MissTrace misses = new MissTrace(MISS_TRACE_CAP);
-                engine.traceMisses(misses);
-                learning = new BootLearning(bootClient, handoff.bootId(), misses, log, debugLog);
+                TouchTrace touches = new TouchTrace(TOUCH_TRACE_CAP);
+                engine.traceTouches(touches);
+                learning = new BootLearning(bootClient, handoff.bootId(), touches, log, debugLog);
                 learning.start((long) (reportSeconds * 1000), (long) (bootTraceSeconds * 1000));
             }
 
