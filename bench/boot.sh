@@ -107,7 +107,7 @@ AGENT_JAR=$REPO/agent/target/sluice-agent.jar
 # ---------------------------------------------------------------------------------------------- the guest
 SCRIPT=src/test/resources/guest/build-guest.sh
 GUEST=${BENCH_GUEST_DIR:-${SLUICE_GUEST_CACHE:-$HOME/.cache/sluice-guest}/$(sha256sum "$SCRIPT" | cut -c1-16)-1024}
-if [[ ! -f "$GUEST/rootfs.img" ]]; then
+if [[ ! -f "$GUEST/rootfs.img" || ! -f "$GUEST/vmlinux" ]]; then
   log "building the guest into $GUEST (debootstrap, a few minutes)"
   bash "$SCRIPT" "$GUEST" 1024 >&2
 fi
@@ -161,13 +161,16 @@ link() {
   IN=(ip netns exec "$NS")
 }
 
-# boot_vm DIR DISK: qemu (TCG) as LinuxGuest boots it; sets VM_PID and NONCE
+# boot_vm DIR DISK: qemu (TCG) as LinuxGuest boots it (the same arguments: the uncompressed kernel's PVH entry, qboot,
+# no default devices); every mode boots this way; sets VM_PID and NONCE
+BIOS=()
+[[ -f /usr/share/qemu/qboot.rom ]] && BIOS=(-bios /usr/share/qemu/qboot.rom)
 boot_vm() {
   NONCE=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
   : >"$1/serial.log"
-  qemu-system-x86_64 -machine accel=tcg -m 512 -nographic -monitor none -no-reboot -serial "file:$1/serial.log" \
-    -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initrd.img" \
-    -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 sluice.nonce=$NONCE" \
+  qemu-system-x86_64 -machine accel=tcg -m 512 -nodefaults -nographic -monitor none -no-reboot -serial "file:$1/serial.log" \
+    "${BIOS[@]}" -kernel "$GUEST/vmlinux" -initrd "$GUEST/initrd.img" \
+    -append "console=ttyS0 root=/dev/vda rw quiet mitigations=off panic=-1 sluice.nonce=$NONCE" \
     -drive "file=$2,format=raw,if=virtio" >"$1/qemu.log" 2>&1 &
   VM_PID=$!
   PIDS+=("$VM_PID")
@@ -187,8 +190,8 @@ end_vm() {   # the guest powers itself off after the marker
 }
 metric() { awk -v m="$1" '$1 == m {print $2}' "$2"; }
 
-# stream DIR [agent options]: a fresh machine (named after DIR) and agent on the link, a boot; sets READY_S, FETCHED,
-# REQS, WAITS, PRIORITY
+# stream DIR [agent options]: a fresh machine (named after DIR) and agent on the link, a boot; sets READY_S, START_S
+# (agent start to its NBD socket, when qemu starts), FETCHED, REQS, WAITS, PRIORITY
 stream() {
   local dir=$1 id secret t0 t1 url
   shift
@@ -200,7 +203,8 @@ stream() {
     --cache-dir "$dir/cache" --nbd-unix "$dir/nbd.sock" --metrics-listen 127.0.0.1:0 "$@" >"$dir/agent.log" 2>&1 &
   local agent=$!
   PIDS+=("$agent")
-  for _ in $(seq 1 600); do [[ -S "$dir/nbd.sock" ]] && break; kill -0 "$agent" || { cat "$dir/agent.log" >&2; return 1; }; sleep 0.05; done
+  for _ in $(seq 1 6000); do [[ -S "$dir/nbd.sock" ]] && break; kill -0 "$agent" || { cat "$dir/agent.log" >&2; return 1; }; sleep 0.005; done
+  START_S=$(secs "$t0" "$(now)")
   boot_vm "$dir" "nbd+unix:///?socket=$dir/nbd.sock"
   t1=$(await_ready "$dir")
   url=$(grep -o 'metrics at http://[^ ]*' "$dir/agent.log" | cut -d' ' -f3)
@@ -262,11 +266,11 @@ for size in $SIZES; do
     log "$size MiB over $l: first boot (demand only); load $(cut -d' ' -f1 /proc/loadavg)"
     stream "$d-first" --prefetch off
     F_S=$READY_S F_B=$FETCHED
-    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s' "$size" "$l" stream-1st "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "-")")
+    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s   (agent up %s s)' "$size" "$l" stream-1st "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "-" "$START_S")")
     log "$size MiB over $l: second machine (learned order); load $(cut -d' ' -f1 /proc/loadavg)"
     stream "$d-second"
     S_S=$READY_S S_B=$FETCHED
-    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s' "$size" "$l" stream-2nd "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "${PRIORITY:-?}")")
+    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s   (agent up %s s)' "$size" "$l" stream-2nd "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "${PRIORITY:-?}" "$START_S")")
     log "$size MiB over $l: copy-first; load $(cut -d' ' -f1 /proc/loadavg)"
     copy_first "$d-copy"
     C_S=$READY_S
