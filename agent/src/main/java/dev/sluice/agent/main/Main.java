@@ -89,6 +89,8 @@ public final class Main {
               --json                  print JSON instead of text
             """;
 
+    /** Block digests computed at start so the JIT compiles the check before the guest's first misses. */
+    static final int WARM_UP_ROUNDS = 300;
     /** Threads streaming read-ahead runs (each run is one request of up to --read-ahead blocks). */
     static final int READ_AHEAD_THREADS = 4;
     /** Prefetch runs (requests of up to 8 MiB) in flight at once when no guest miss is about. */
@@ -307,6 +309,14 @@ public final class Main {
                         export, workers, log);
             }
             log.accept("agent: NBD listening on " + server.localAddress());
+            // The guest's kernel reads nothing for its first second or so: compile the block check meanwhile.
+            Thread warm = new Thread(() -> {
+                long nanos = HttpBlockSource.warmUp(g.blockSize(), WARM_UP_ROUNDS);
+                debugLog.accept("warm-up: " + WARM_UP_ROUNDS + " block digests in " + nanos / 1_000_000 + " ms");
+            }, "warm-up");
+            warm.setDaemon(true);
+            warm.setPriority(Thread.MIN_PRIORITY);
+            warm.start();
 
             // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
             // phase and answers with what to prefetch first.
