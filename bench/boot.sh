@@ -107,7 +107,7 @@ AGENT_JAR=$REPO/agent/target/sluice-agent.jar
 # ---------------------------------------------------------------------------------------------- the guest
 SCRIPT=src/test/resources/guest/build-guest.sh
 GUEST=${BENCH_GUEST_DIR:-${SLUICE_GUEST_CACHE:-$HOME/.cache/sluice-guest}/$(sha256sum "$SCRIPT" | cut -c1-16)-1024}
-if [[ ! -f "$GUEST/rootfs.img" ]]; then
+if [[ ! -f "$GUEST/rootfs.img" || ! -f "$GUEST/vmlinux" ]]; then
   log "building the guest into $GUEST (debootstrap, a few minutes)"
   bash "$SCRIPT" "$GUEST" 1024 >&2
 fi
@@ -161,13 +161,16 @@ link() {
   IN=(ip netns exec "$NS")
 }
 
-# boot_vm DIR DISK: qemu (TCG) as LinuxGuest boots it; sets VM_PID and NONCE
+# boot_vm DIR DISK: qemu (TCG) as LinuxGuest boots it (the same arguments: the uncompressed kernel's PVH entry, qboot,
+# no default devices); every mode boots this way; sets VM_PID and NONCE
+BIOS=()
+[[ -f /usr/share/qemu/qboot.rom ]] && BIOS=(-bios /usr/share/qemu/qboot.rom)
 boot_vm() {
   NONCE=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
   : >"$1/serial.log"
-  qemu-system-x86_64 -machine accel=tcg -m 512 -nographic -monitor none -no-reboot -serial "file:$1/serial.log" \
-    -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initrd.img" \
-    -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 sluice.nonce=$NONCE" \
+  qemu-system-x86_64 -machine accel=tcg -m 512 -nodefaults -nographic -monitor none -no-reboot -serial "file:$1/serial.log" \
+    "${BIOS[@]}" -kernel "$GUEST/vmlinux" -initrd "$GUEST/initrd.img" \
+    -append "console=ttyS0 root=/dev/vda rw quiet mitigations=off panic=-1 sluice.nonce=$NONCE" \
     -drive "file=$2,format=raw,if=virtio" >"$1/qemu.log" 2>&1 &
   VM_PID=$!
   PIDS+=("$VM_PID")
@@ -187,8 +190,8 @@ end_vm() {   # the guest powers itself off after the marker
 }
 metric() { awk -v m="$1" '$1 == m {print $2}' "$2"; }
 
-# stream DIR [agent options]: a fresh machine (named after DIR) and agent on the link, a boot; sets READY_S, FETCHED,
-# REQS, WAITS, PRIORITY
+# stream DIR [agent options]: a fresh machine (named after DIR) and agent on the link, a boot; sets READY_S, START_S
+# (agent start to its NBD socket, when qemu starts), FETCHED, REQS, WAITS, PRIORITY
 stream() {
   local dir=$1 id secret t0 t1 url
   shift
@@ -196,11 +199,12 @@ stream() {
   id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$(basename "$dir")-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
   secret=$(api POST "/api/v1/machines/$id/credentials" "$MEMBER" '{"name":"agent"}' | jq -r .secret)
   t0=$(now)
-  SLUICE_TOKEN="$secret" "${IN[@]}" java -jar "$AGENT_JAR" run --control-plane "$BASE" --machine "$id" \
+  SLUICE_TOKEN="$secret" "${IN[@]}" java "${AGENT_JVM[@]}" -jar "$AGENT_JAR" run --control-plane "$BASE" --machine "$id" \
     --cache-dir "$dir/cache" --nbd-unix "$dir/nbd.sock" --metrics-listen 127.0.0.1:0 "$@" >"$dir/agent.log" 2>&1 &
   local agent=$!
   PIDS+=("$agent")
-  for _ in $(seq 1 600); do [[ -S "$dir/nbd.sock" ]] && break; kill -0 "$agent" || { cat "$dir/agent.log" >&2; return 1; }; sleep 0.05; done
+  for _ in $(seq 1 6000); do [[ -S "$dir/nbd.sock" ]] && break; kill -0 "$agent" || { cat "$dir/agent.log" >&2; return 1; }; sleep 0.005; done
+  START_S=$(secs "$t0" "$(now)")
   boot_vm "$dir" "nbd+unix:///?socket=$dir/nbd.sock"
   t1=$(await_ready "$dir")
   url=$(grep -o 'metrics at http://[^ ]*' "$dir/agent.log" | cut -d' ' -f3)
@@ -250,23 +254,59 @@ pct() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.1f%%", 100 * b / s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 mark() { awk -v v="$1" -v g="$2" -v k="$3" 'BEGIN {print ((k == "ge" ? v >= g : v <= g) ? "PASS" : "MISS")}'; }
 
+# train_cds: the agent's class-data sharing archive (AppCDS), as a host that starts agents often would keep one: a
+# throwaway machine's agent starts (JVM, machine lookup, NBD export, hand-off, metrics) and stops, and the JVM dumps
+# the classes it loaded; every agent of the run then maps them instead of loading ~1,300 classes from the jar
+# (measured 2026-11-26: NBD socket ~0.27 s sooner). BENCH_AGENT_CDS=0: plain `java -jar`.
+AGENT_JVM=()
+train_cds() {
+  local dir=$WORK/cds id secret pid
+  [[ "${BENCH_AGENT_CDS:-1}" == 1 ]] || return 0
+  mkdir -p "$dir"
+  id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"cds-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
+  secret=$(api POST "/api/v1/machines/$id/credentials" "$MEMBER" '{"name":"agent"}' | jq -r .secret)
+  SLUICE_TOKEN="$secret" java -XX:ArchiveClassesAtExit="$WORK/agent.jsa" -jar "$AGENT_JAR" run --control-plane "$BASE" \
+    --machine "$id" --cache-dir "$dir/cache" --nbd-unix "$dir/nbd.sock" --metrics-listen 127.0.0.1:0 --prefetch off \
+    --boot-trace-window 0 >"$dir/agent.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 300); do grep -q 'metrics at' "$dir/agent.log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$pid"
+  if [[ -f "$WORK/agent.jsa" ]]; then
+    AGENT_JVM=(-XX:SharedArchiveFile="$WORK/agent.jsa")
+    log "agent CDS archive: $(du -h "$WORK/agent.jsa" | cut -f1)"
+  else
+    log "no agent CDS archive (see $dir/agent.log); agents start without one"
+  fi
+}
+# warm_server MIB: 300 single-block requests for the image's random filler (blocks no boot reads), so the first
+# measured boot does not meet a control plane whose block path the JIT has not compiled yet (a production control
+# plane serves many machines); every mode then runs against the same warm server.
+warm_server() {
+  local first=$(( FS_MIB * 16 )) last=$(( $1 * 16 - 1 )) urls=() i
+  for i in $(seq 1 300); do urls+=("$BASE/api/v1/images/$IMAGE/blocks?start=$(( first + (RANDOM * 32768 + RANDOM) % (last - first + 1) ))&count=1" -o /dev/null); done
+  curl -fsS -H "Authorization: Bearer $MEMBER" "${urls[@]}" || log "server warm-up failed"
+}
+
 for size in $SIZES; do
   bytes=$((size * 1048576))
   log "image ${size} MiB: ext4 ${FS_MIB} MiB + random filler"
   make_image "$size" "$WORK/image.raw"
   upload "$size" "$bytes"
   rm -f "$WORK/image.raw"
+  [[ -n "${AGENT_JVM[*]}" || "${BENCH_AGENT_CDS:-1}" != 1 ]] || train_cds
+  warm_server "$size"
   for l in $LINKS; do
     link "$l"
     d=$WORK/$size-$l
     log "$size MiB over $l: first boot (demand only); load $(cut -d' ' -f1 /proc/loadavg)"
     stream "$d-first" --prefetch off
     F_S=$READY_S F_B=$FETCHED
-    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s' "$size" "$l" stream-1st "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "-")")
+    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s   (agent up %s s)' "$size" "$l" stream-1st "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "-" "$START_S")")
     log "$size MiB over $l: second machine (learned order); load $(cut -d' ' -f1 /proc/loadavg)"
     stream "$d-second"
     S_S=$READY_S S_B=$FETCHED
-    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s' "$size" "$l" stream-2nd "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "${PRIORITY:-?}")")
+    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s   (agent up %s s)' "$size" "$l" stream-2nd "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "${PRIORITY:-?}" "$START_S")")
     log "$size MiB over $l: copy-first; load $(cut -d' ' -f1 /proc/loadavg)"
     copy_first "$d-copy"
     C_S=$READY_S

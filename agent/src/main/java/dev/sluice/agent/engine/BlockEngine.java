@@ -56,7 +56,7 @@ public final class BlockEngine {
     private int pendingCount; // guarded by pendingLock
     private final AtomicInteger demandActive = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong demandMisses = new java.util.concurrent.atomic.AtomicLong();
-    private volatile MissTrace missTrace;
+    private volatile TouchTrace touchTrace;
     private volatile long lastDemandNanos;
     private volatile long lastReadNanos; // 0 until the guest's first read
     private volatile long lastIoNanos; // the guest's last read or write started; 0 until its first
@@ -104,6 +104,8 @@ public final class BlockEngine {
         long last = geometry.blockOf(offset + dst.remaining() - 1);
         BootSetReads boot = bootSetReads;
         if (boot != null) boot.onRead(first, last);
+        TouchTrace trace = touchTrace;
+        if (trace != null) trace.record(first, last);
         ensurePresent(first, last, true);
         store.read(offset, dst);
     }
@@ -115,8 +117,6 @@ public final class BlockEngine {
     public void ensurePresent(long first, long last, boolean readAhead) throws IOException {
         if (map.allPresent(first, last)) return;
         demandMisses.incrementAndGet();
-        MissTrace trace = missTrace;
-        if (trace != null) trace.record(first, last, map);
         demandActive.incrementAndGet();
         lastDemandNanos = clock.nanoTime();
         try {
@@ -138,6 +138,8 @@ public final class BlockEngine {
             throw new IllegalArgumentException("writeBlocks needs whole blocks");
         }
         lastIoNanos = Math.max(1, clock.nanoTime());
+        TouchTrace trace = touchTrace;
+        if (trace != null) trace.overwritten(firstBlock, last);
         uploadGate.readLock().lock();
         try {
             recordIntent(firstBlock, last);
@@ -175,6 +177,8 @@ public final class BlockEngine {
         }
         long position = geometry.blockOffset(block) + offsetInBlock;
         lastIoNanos = Math.max(1, clock.nanoTime());
+        TouchTrace trace = touchTrace;
+        if (trace != null) trace.record(block, block); // the rest of the block comes from the repository
         uploadGate.readLock().lock();
         try {
             recordIntent(block, block);
@@ -357,9 +361,9 @@ public final class BlockEngine {
         }
     }
 
-    /** From now on, guest misses are also noted in {@code trace} (first touches, for the learned boot order). */
-    public void traceMisses(MissTrace trace) {
-        this.missTrace = trace;
+    /** From now on, the guest's first touches (reads, hits included, and partial writes) are noted in {@code trace}. */
+    public void traceTouches(TouchTrace trace) {
+        this.touchTrace = trace;
     }
 
     /** Guest reads and partial writes that had to wait for blocks from the repository, since start. */

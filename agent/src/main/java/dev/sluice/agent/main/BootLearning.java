@@ -1,6 +1,6 @@
 package dev.sluice.agent.main;
 
-import dev.sluice.agent.engine.MissTrace;
+import dev.sluice.agent.engine.TouchTrace;
 import dev.sluice.agent.remote.BootClient;
 
 import java.io.IOException;
@@ -11,15 +11,15 @@ import java.util.function.Consumer;
 
 /**
  * Teaches the control plane the image's boot order: for the first {@code window} after the hand-off, the
- * guest's first-touch demand misses are sent every interval (on one daemon thread, never on the guest's I/O
- * path); then the trace is closed and sent a last time. A failed send keeps its blocks for the next one? No:
- * the blocks of a failed send are dropped (logged at debug) — the profile is an optimization, and resending
- * could reorder them after newer misses.
+ * guest's first touches (reads, whether they missed or hit a block read-ahead or prefetch had brought, and partial
+ * writes; see {@link TouchTrace}) are sent every interval (on one daemon thread, never on the guest's I/O path);
+ * then the trace is closed and sent a last time. The blocks of a failed send are dropped (logged at debug): the
+ * profile is an optimization, and resending could reorder them after newer touches.
  */
 final class BootLearning {
     private final BootClient client;
     private final String bootId;
-    private final MissTrace trace;
+    private final TouchTrace trace;
     private final Consumer<String> log;
     private final Consumer<String> debug;
     private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -29,7 +29,7 @@ final class BootLearning {
     });
     private long sent; // confined to the thread
 
-    BootLearning(BootClient client, String bootId, MissTrace trace, Consumer<String> log, Consumer<String> debug) {
+    BootLearning(BootClient client, String bootId, TouchTrace trace, Consumer<String> log, Consumer<String> debug) {
         this.client = client;
         this.bootId = bootId;
         this.trace = trace;
@@ -59,7 +59,7 @@ final class BootLearning {
         if (thread.isShutdown()) return;
         trace.close();
         send();
-        log.accept("agent: boot " + bootId + ": " + sent + " first-touch misses sent to the control plane (learned boot order)");
+        log.accept("agent: boot " + bootId + ": " + sent + " first-touch reads sent to the control plane (learned boot order)");
         thread.shutdown();
     }
 

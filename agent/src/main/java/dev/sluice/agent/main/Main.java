@@ -6,9 +6,9 @@ import dev.sluice.agent.engine.BlockSource;
 import dev.sluice.agent.engine.Clock;
 import dev.sluice.agent.engine.Geometry;
 import dev.sluice.agent.engine.MeteredBlockSource;
-import dev.sluice.agent.engine.MissTrace;
 import dev.sluice.agent.engine.BootSetReads;
 import dev.sluice.agent.engine.PrefetchOrder;
+import dev.sluice.agent.engine.TouchTrace;
 import dev.sluice.agent.engine.Prefetcher;
 import dev.sluice.agent.local.CacheDir;
 import dev.sluice.agent.local.FileCutStore;
@@ -43,8 +43,8 @@ import java.util.function.Consumer;
 
 /** Command line entry: wires the engine, the NBD server, the HTTP block source and the prefetcher. */
 public final class Main {
-    /** First-touch misses kept for the control plane: 16384 blocks is 1 GiB at 64 KiB, far more than a boot reads. */
-    static final int MISS_TRACE_CAP = 16384;
+    /** First-touch reads kept for the control plane: 16384 blocks is 1 GiB at 64 KiB, far more than a boot reads. */
+    static final int TOUCH_TRACE_CAP = 16384;
 
     static final String USAGE = """
             Usage:
@@ -62,8 +62,9 @@ public final class Main {
               --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
               --prefetch on|off       fill every block in the background (default on)
               --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
-              --boot-trace-window S   for S seconds after the hand-off, send the guest's first-touch misses to the
-                                      control plane (the image's learned boot order; default 300, 0 = never)
+              --boot-trace-window S   for S seconds after the hand-off, send the blocks the guest reads first (in
+                                      first-touch order, at most 16384) to the control plane (the image's learned
+                                      boot order; default 300, 0 = never)
               --prefetch-order FILE   blocks to prefetch first (default: the priority the control plane hands over
                                       at start: this boot's remote reads, then the image's learned boot order): one index or
                                       range A-B per line, '#' comments; then everything else in order
@@ -89,6 +90,8 @@ public final class Main {
               --json                  print JSON instead of text
             """;
 
+    /** Block digests computed at start so the JIT compiles the check before the guest's first misses. */
+    static final int WARM_UP_ROUNDS = 300;
     /** Threads streaming read-ahead runs (each run is one request of up to --read-ahead blocks). */
     static final int READ_AHEAD_THREADS = 4;
     /** Prefetch runs (requests of up to 8 MiB) in flight at once when no guest miss is about. */
@@ -307,6 +310,14 @@ public final class Main {
                         export, workers, log);
             }
             log.accept("agent: NBD listening on " + server.localAddress());
+            // The guest's kernel reads nothing for its first second or so: compile the block check meanwhile.
+            Thread warm = new Thread(() -> {
+                long nanos = HttpBlockSource.warmUp(g.blockSize(), WARM_UP_ROUNDS);
+                debugLog.accept("warm-up: " + WARM_UP_ROUNDS + " block digests in " + nanos / 1_000_000 + " ms");
+            }, "warm-up");
+            warm.setDaemon(true);
+            warm.setPriority(Thread.MIN_PRIORITY);
+            warm.start();
 
             // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
             // phase and answers with what to prefetch first.
@@ -320,9 +331,9 @@ public final class Main {
             }
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
-                MissTrace misses = new MissTrace(MISS_TRACE_CAP);
-                engine.traceMisses(misses);
-                learning = new BootLearning(bootClient, handoff.bootId(), misses, log, debugLog);
+                TouchTrace touches = new TouchTrace(TOUCH_TRACE_CAP);
+                engine.traceTouches(touches);
+                learning = new BootLearning(bootClient, handoff.bootId(), touches, log, debugLog);
                 learning.start((long) (reportSeconds * 1000), (long) (bootTraceSeconds * 1000));
             }
 

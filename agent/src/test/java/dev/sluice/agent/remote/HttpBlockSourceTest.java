@@ -122,4 +122,11 @@ class HttpBlockSourceTest {
         assertThrows(IllegalArgumentException.class, () -> MachineInfo.parse("m", "[" .repeat(100)));
         assertThrows(IllegalArgumentException.class, () -> MachineInfo.parse("m", "{\"imageId\":\"i\"} x"));
     }
+
+    @Test
+    void theWarmUpComputesDigestsOfAnyBlockSizeAndTakesTime() {
+        assertTrue(HttpBlockSource.warmUp(65536, 3) > 0);
+        assertTrue(HttpBlockSource.warmUp(512, 1) > 0, "small blocks are rounded up to a page");
+        assertTrue(HttpBlockSource.warmUp(64 << 20, 1) > 0, "large blocks are capped at 1 MiB");
+    }
 }
