@@ -2,6 +2,7 @@ package dev.sluice.snapshot;
 
 import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.blockstore.BlockStore;
+import dev.sluice.blockstore.DigestMismatchException;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.Set;
@@ -38,12 +39,23 @@ final class StorePipeline {
         this.pool = pool;
     }
 
-    /** Starts storing a verified block; may first wait for the oldest put if MAX_IN_FLIGHT are running. */
-    void put(BlockDigest digest, byte[] data) {
+    /**
+     * Starts storing a block under the digest its frame claims; may first wait for the oldest put if MAX_IN_FLIGHT
+     * are running. The store's put hashes the bytes and refuses them if they do not match (nothing stored), so this
+     * is where a frame's digest is verified: one SHA-256 per block, on the pool. A mismatch surfaces from
+     * {@link #put} or {@link #awaitAll} as {@code mismatch}'s exception.
+     */
+    void put(BlockDigest digest, byte[] data, java.util.function.Supplier<RuntimeException> mismatch) {
         while (inFlight.size() >= MAX_IN_FLIGHT) {
             finishOldest();
         }
-        inFlight.add(new Put(digest, CompletableFuture.supplyAsync(() -> store.put(tenantId, digest, data), pool)));
+        inFlight.add(new Put(digest, CompletableFuture.supplyAsync(() -> {
+            try {
+                return store.put(tenantId, digest, data);
+            } catch (DigestMismatchException e) {
+                throw mismatch.get();
+            }
+        }, pool)));
     }
 
     /** Waits until every put started is durable; rethrows the first failure (a store error). */
@@ -70,7 +82,7 @@ final class StorePipeline {
             if (p.stored().get()) {
                 stored.add(p.digest());
             }
-        } catch (ExecutionException e) {
+        } catch (ExecutionException | java.util.concurrent.CompletionException e) {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
             }
