@@ -34,6 +34,7 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
@@ -83,10 +84,12 @@ public class SnapshotBlocksRoute {
             summary = "Send a batch of framed blocks (index, flags, length, SHA-256, bytes); each is verified and stored")
     @Parameter(name = "id", in = ParameterIn.PATH, required = true, schema = @Schema(type = SchemaType.STRING))
     @Parameter(name = "operationId", in = ParameterIn.PATH, required = true, schema = @Schema(type = SchemaType.STRING))
-    @RequestBody(required = true, content = @Content(mediaType = SnapshotUploadResource.BLOCKS_MEDIA_TYPE,
+    @Parameter(name = "Content-Length", in = ParameterIn.HEADER, schema = @Schema(type = SchemaType.INTEGER, format = "int64"))
+    @RequestBody(required = true, content = @Content(mediaType = "*/*", // frames, whatever the label: checked frame by frame
             schema = @Schema(type = SchemaType.STRING, format = "binary")))
     @APIResponse(responseCode = "200", description = "The batch is durable and recorded",
             content = @Content(mediaType = "application/json", schema = @Schema(implementation = ReceivedBlocks.class)))
+    @SecurityRequirement(name = "SecurityScheme", scopes = {Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
     void uploadSnapshotBlocks(RoutingContext rc) {
         HttpServerRequest request = rc.request();
         Context eventLoop = vertx.getOrCreateContext();

@@ -1,5 +1,6 @@
 package dev.sluice.snapshot;
 
+import dev.sluice.blockstore.BlockBatch;
 import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.blockstore.BlockStore;
 import dev.sluice.image.Image;
@@ -11,8 +12,6 @@ import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 
 /**
@@ -31,14 +30,14 @@ public class SnapshotManifests {
     }
 
     /**
-     * The parent's manifest with {@code changed} put in. The rewritten segments are stored in parallel on
-     * {@code io} (a file store fsyncs each one; a 1 % snapshot of a random 1 GiB disk rewrites all 16), and every
-     * blob is durable before this returns.
+     * The parent's manifest with {@code changed} put in. The rewritten segments and the manifest are stored as one
+     * {@link BlockBatch} on {@code io} (a 1 % snapshot of a random 1 GiB disk rewrites all 16 segments; one put
+     * after the other paid two fsyncs each), and every blob is durable before this returns.
      */
     Built apply(String tenantId, Image parent, ReceivedSet changed, Executor io) {
         ImageManifest m = reader.manifest(tenantId, BlockDigest.fromHex(parent.manifestDigest));
         List<BlockDigest> segments = new ArrayList<>(Arrays.asList(m.segments()));
-        List<CompletableFuture<Boolean>> puts = new ArrayList<>();
+        BlockBatch puts = store.batch(tenantId, io, 32);
         long zero = 0;
         int next = 0;
         for (int s = 0; s < segments.size(); s++) {
@@ -51,8 +50,7 @@ public class SnapshotManifests {
                     changed.copyDigest(next, blob, (int) (changed.index(next) - first) * BlockDigest.LENGTH);
                 }
                 BlockDigest d = BlockDigest.of(blob);
-                byte[] stored = blob;
-                puts.add(CompletableFuture.supplyAsync(() -> store.put(tenantId, d, stored), io));
+                puts.add(d, blob);
                 segments.set(s, d);
             }
             for (int k = 0; k < blob.length / BlockDigest.LENGTH; k++) {
@@ -63,15 +61,8 @@ public class SnapshotManifests {
         }
         byte[] manifest = ManifestFormat.encodeManifest(m.blockCount(), m.blockSize(), segments);
         BlockDigest digest = BlockDigest.of(manifest);
-        puts.add(CompletableFuture.supplyAsync(() -> store.put(tenantId, digest, manifest), io));
-        try {
-            CompletableFuture.allOf(puts.toArray(CompletableFuture[]::new)).join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw e;
-        }
+        puts.add(digest, manifest);
+        puts.commit();
         return new Built(digest, zero);
     }
 }

@@ -1,6 +1,8 @@
 package dev.sluice.snapshot;
 
+import dev.sluice.blockstore.BlockBatch;
 import dev.sluice.blockstore.BlockDigest;
+import dev.sluice.blockstore.DigestMismatchException;
 import dev.sluice.blockstore.BlockStore;
 import dev.sluice.command.CommandService;
 import dev.sluice.image.Image;
@@ -67,8 +69,10 @@ public class SnapshotUploadService {
     @Inject
     SnapshotManifests manifests;
 
-    /** Runs the block puts of every batch being received (StorePipeline: a few per batch at a time). */
-    private final ExecutorService storeIo = Executors.newFixedThreadPool(StorePipeline.MAX_IN_FLIGHT * 2, r -> {
+    /** Blocks of one batch verified and written at once (their syncs come together at the batch's commit). */
+    static final int STORE_IN_FLIGHT = 8;
+    /** Runs the store work of every batch being received (a few blocks per batch at a time), and the commit's manifest puts. */
+    private final ExecutorService storeIo = Executors.newFixedThreadPool(STORE_IN_FLIGHT * 2, r -> {
         Thread t = new Thread(r, "sluice-snapshot-io-" + THREADS.incrementAndGet());
         t.setDaemon(true);
         return t;
@@ -185,9 +189,11 @@ public class SnapshotUploadService {
         long bytes = 0;
         DataInputStream in = new DataInputStream(body);
         byte[] digest = new byte[BlockDigest.LENGTH];
-        // Puts run on this service's pool, a few at a time, while the next frames are read: a file store fsyncs every
-        // block (and its directory), and one fsync after the other is what made this endpoint slow.
-        StorePipeline puts = new StorePipeline(store, tenantId, storeIo);
+        // Blocks are verified (the store hashes them: one SHA-256 per block) and written on this service's pool while
+        // the next frames are read; the batch's commit makes them all durable together (a file store syncs the
+        // files, renames them, then syncs each directory once) before the batch is recorded.
+        BlockBatch puts = store.batch(tenantId, storeIo, STORE_IN_FLIGHT);
+        boolean[] fresh;
         try {
             while (true) {
                 long index;
@@ -232,22 +238,28 @@ public class SnapshotUploadService {
                 indices[n] = index;
                 digests[n] = claimed;
                 lengths[n++] = length;
-                puts.put(claimed, data, () -> bad("frame " + frame + ": block " + index + " does not match its digest"));
+                puts.add(claimed, data);
             }
-            puts.awaitAll();
+            fresh = puts.commit();
+        } catch (DigestMismatchException e) {
+            puts.abandon();
+            throw bad(mismatch(indices, digests, n, e.expected()));
         } catch (EOFException e) {
+            puts.abandon();
             throw bad("the body ends inside a frame");
         } catch (IOException e) {
+            puts.abandon();
             throw new ApiException(ProblemType.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
-        } finally {
-            puts.cancelRest();
+        } catch (RuntimeException e) {
+            puts.abandon();
+            throw e;
         }
         // newBlocks/newBytes: blocks this batch stored afresh, each digest counted once
-        Set<BlockDigest> fresh = puts.stored();
         long newBlocks = 0;
         long newBytes = 0;
-        for (int i = 0; i < n; i++) {
-            if (digests[i] != null && fresh.remove(digests[i])) {
+        Set<BlockDigest> counted = new java.util.HashSet<>();
+        for (int i = 0, k = 0; i < n; i++) {
+            if (digests[i] != null && fresh[k++] && counted.add(digests[i])) {
                 newBlocks++;
                 newBytes += lengths[i];
             }
@@ -259,6 +271,15 @@ public class SnapshotUploadService {
         long nB = newBytes;
         QuarkusTransaction.requiringNew().run(() -> record(tenantId, operationId, frames, entries, total, nb, nB));
         return new ReceivedBlocks(frames, frames, total);
+    }
+
+    private static String mismatch(long[] indices, BlockDigest[] digests, int n, BlockDigest claimed) {
+        for (int i = 0; i < n; i++) {
+            if (claimed.equals(digests[i])) {
+                return "frame " + i + ": block " + indices[i] + " does not match its digest";
+            }
+        }
+        return "a block does not match its digest";
     }
 
     private UploadHead head(String tenantId, String machineId, String operationId) {

@@ -55,6 +55,11 @@ final class SnapshotUploader {
         t.setDaemon(true);
         return t;
     });
+    private final ExecutorService declarer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "snapshot-declare");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile boolean loseNextAck;
     private volatile boolean stopped;
     private Thread thread;
@@ -81,6 +86,7 @@ final class SnapshotUploader {
         stopped = true;
         if (thread != null) thread.interrupt();
         senders.shutdownNow();
+        declarer.shutdownNow();
     }
 
     long blocksSent() {
@@ -96,7 +102,7 @@ final class SnapshotUploader {
             SnapshotCut left = engine.resume(cutStore);
             if (left != null) {
                 log.accept("snapshot: resuming the cut of " + left.operationId() + " (" + left.size() + " blocks, target " + left.target() + ")");
-                upload(left);
+                upload(left, false);
             }
             long backoff = 200;
             while (!stopped) {
@@ -131,7 +137,7 @@ final class SnapshotUploader {
                         continue;
                     }
                     log.accept("snapshot: cut for " + c.operationId() + " (" + c.name() + ", target " + target + "): " + cut.size() + " blocks");
-                    upload(cut);
+                    upload(cut, true);
                 }
                 // Only commands this agent cannot act on are pending: they come back at once, so do not spin.
                 if (!worked && !commands.isEmpty()) sleep(IDLE_MILLIS);
@@ -149,15 +155,34 @@ final class SnapshotUploader {
         return i < 0 ? -1 : i + 1;
     }
 
-    /** Uploads the cut until its target acknowledges it (or refuses it for good); then forgets the cut. */
-    private void upload(SnapshotCut cut) throws IOException, InterruptedException {
+    /**
+     * Uploads the cut until its target acknowledges it (or refuses it for good); then forgets the cut.
+     *
+     * <p>{@code fresh}: the cut was frozen just now for a command, so the target has received nothing of it yet
+     * (its blocks go out only after the cut is stored, and a stored cut is resumed, never frozen again). The first
+     * round then declares the cut while the blocks already go out, instead of waiting a round trip for an answer
+     * it knows; the declaration is awaited before completing. Any failure falls back to the usual round: declare,
+     * learn what the target holds, send the rest.
+     */
+    private void upload(SnapshotCut cut, boolean fresh) throws IOException, InterruptedException {
         SnapshotClient client = clients.get(cut.target());
         String op = cut.operationId();
         long backoff = 200;
+        boolean first = fresh;
         while (!stopped) {
             try {
-                SnapshotClient.UploadState state = client.declareCut(op, cut.size());
-                if (state.snapshotId() == null) sendMissing(client, cut, state.received());
+                if (first) {
+                    first = false;
+                    Future<SnapshotClient.UploadState> declared = declarer.submit(() -> client.declareCut(op, cut.size()));
+                    try {
+                        sendMissing(client, cut, Set.of());
+                    } finally {
+                        awaitDeclared(declared);
+                    }
+                } else {
+                    SnapshotClient.UploadState state = client.declareCut(op, cut.size());
+                    if (state.snapshotId() == null) sendMissing(client, cut, state.received());
+                }
                 SnapshotClient.Ack ack = client.complete(op, cut.size(), cut.digest());
                 if (loseNextAck) {
                     loseNextAck = false;
@@ -243,6 +268,17 @@ final class SnapshotUploader {
                     // the first failure is already being thrown
                 }
             }
+        }
+    }
+
+    /** Waits for the declaration sent alongside a fresh cut's first blocks; rethrows its failure. */
+    private static void awaitDeclared(Future<SnapshotClient.UploadState> declared) throws IOException, InterruptedException {
+        try {
+            declared.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) throw io;
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IOException(e.getCause());
         }
     }
 
