@@ -180,6 +180,7 @@ public final class FileBlockStore extends VerifyingBlockStore {
         @Override
         public boolean[] commit() {
             List<Staged> written = new ArrayList<>(staged.size());
+            int renamed = 0; // written[0, renamed) are in place (or were present)
             RuntimeException failure = null;
             for (var f : staged) {
                 try {
@@ -202,10 +203,12 @@ public final class FileBlockStore extends VerifyingBlockStore {
                 }).toList());
                 // 2. each renamed onto its final name (atomic: the name holds nothing or the complete block)
                 java.util.Set<Path> dirs = new java.util.LinkedHashSet<>();
-                for (Staged w : written) {
+                for (int i = 0; i < written.size(); i++) {
+                    Staged w = written.get(i);
                     if (w.tmp() != null) {
                         try {
                             Files.move(w.tmp(), w.target(), StandardCopyOption.ATOMIC_MOVE);
+                            renamed = i + 1;
                         } catch (AtomicMoveNotSupportedException e) {
                             throw new BlockStoreException("the file system of " + root + " cannot rename atomically", e);
                         } catch (IOException e) {
@@ -217,9 +220,9 @@ public final class FileBlockStore extends VerifyingBlockStore {
                 // 3. the renames durable: each directory once
                 all(dirs.stream().map(d -> (IORun) () -> fsyncDirectory(d)).toList());
             } finally {
-                for (Staged w : written) {
-                    if (w.tmp() != null) {
-                        deleteQuietly(w.tmp()); // left only if the batch failed before its rename
+                for (int i = renamed; i < written.size(); i++) {
+                    if (written.get(i).tmp() != null) {
+                        deleteQuietly(written.get(i).tmp()); // the batch failed before this block's rename
                     }
                 }
             }

@@ -37,6 +37,8 @@ final class SnapshotUploader {
     /** Block batches sent at once: enough to keep a target that fsyncs every block busy. */
     static final int BATCHES_IN_FLIGHT = 4;
     static final int BATCH_BYTES = 4 << 20;
+    /** Frame header: index (8), flags (1), length (4), SHA-256 (32). */
+    static final int FRAME_HEADER = 45;
     /** Test-only fault injection (SLUICE_AGENT_FAULT=lose-first-ack): the first acknowledgement is dropped as if the connection broke. */
     static final String FAULT_ENV = "SLUICE_AGENT_FAULT";
 
@@ -221,12 +223,11 @@ final class SnapshotUploader {
         // 4 MiB requests (at most 64 frames): progress and resume points every 4 MiB; each request costs the target two
         // transactions, so batches much smaller than that make the upload pay per request rather than per byte.
         int perBatch = Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize()));
-        int batchBytes = perBatch * (45 + g.blockSize());
+        int batchBytes = perBatch * (FRAME_HEADER + g.blockSize());
         ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
         for (int i = 0; i <= BATCHES_IN_FLIGHT; i++) free.add(ByteBuffer.allocate(batchBytes));
         ArrayDeque<Batch> inFlight = new ArrayDeque<>();
         ByteBuffer out = free.removeFirst();
-        ByteBuffer block = ByteBuffer.allocate(g.blockSize());
         MessageDigest sha = sha256();
         int inBatch = 0;
         long started = System.nanoTime();
@@ -235,14 +236,18 @@ final class SnapshotUploader {
             for (int slot = 0; slot < cut.size(); slot++) {
                 long index = cut.block(slot);
                 if (received.contains(index)) continue;
-                block.clear().limit(g.blockLength(index));
-                engine.readAtCut(cut, slot, block);
-                block.flip();
-                boolean zero = isZero(block);
-                out.putLong(index).put((byte) (zero ? 1 : 0)).putInt(zero ? 0 : block.remaining());
-                sha.update(block.duplicate());
-                out.put(sha.digest());
-                if (!zero) out.put(block);
+                // The block is read straight into its frame's place in the batch (no copy), then the header is
+                // written in front of it; a zero block's frame ends after its header.
+                int header = out.position();
+                int length = g.blockLength(index);
+                ByteBuffer data = out.slice(header + FRAME_HEADER, length);
+                engine.readAtCut(cut, slot, data);
+                data.flip();
+                boolean zero = isZero(data);
+                sha.update(data.duplicate());
+                out.putLong(header, index).put(header + 8, (byte) (zero ? 1 : 0)).putInt(header + 9, zero ? 0 : length)
+                        .put(header + 13, sha.digest());
+                out.position(header + FRAME_HEADER + (zero ? 0 : length));
                 if (++inBatch == perBatch) {
                     sentBytes += out.position();
                     inFlight.add(send(client, cut.operationId(), out, inBatch));
