@@ -101,6 +101,19 @@ note_load() {
 }
 # cpu_secs PID: user+system CPU seconds the process has used so far (all its threads)
 # epoch seconds of the first agent log line containing $1 (the agent prefixes each line with an ISO instant)
+# thread_cpu PID: one line per thread group (name with digits folded to N): user and system clock ticks so far
+thread_cpu() {
+  local f
+  for f in /proc/"$1"/task/*/stat; do cat "$f" 2>/dev/null; done \
+    | sed -E 's/^[0-9]+ \((.*)\) (.*)$/\1\t\2/' | awk -F'\t' '{n = $1; gsub(/[0-9]+/, "N", n); gsub(/ /, "_", n); split($2, f, " ");
+        u[n] += f[12]; s[n] += f[13]} END {for (n in u) print n, u[n], s[n]}'
+}
+# thread_cpu_delta BEFORE AFTER: the thread groups that used CPU in between, busiest first ("name user/sys s")
+thread_cpu_delta() {
+  awk -v t="$(getconf CLK_TCK)" 'NR == FNR {u[$1] = $2; s[$1] = $3; next}
+      {du = ($2 - u[$1]) / t; ds = ($3 - s[$1]) / t; if (du + ds >= 0.05) printf "%.2f %s %.1f/%.1f\n", du + ds, $1, du, ds}' "$1" "$2" \
+    | sort -rn | head -"${3:-8}" | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $3} END {print ""}'
+}
 agent_time() {
   local line; line=$(grep -m1 -F -- "$1" "$WORK/agent.log" || true)
   [[ -n "$line" ]] && date -d "${line%% *}" +%s.%N || echo ''
@@ -249,8 +262,13 @@ for pct in $PCTS; do
 
   note_load "snapshot $pct %"
   c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$AGENT_PID")
+  [[ "${BENCH_THREADS:-}" == 1 ]] && { thread_cpu "$CP_PID" >"$WORK/threads.0"; thread_cpu "$AGENT_PID" >"$WORK/athreads.0"; }
   snapshot "snapbench-$pct-$SUFFIX"
   snap_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$AGENT_PID")") s"
+  if [[ "${BENCH_THREADS:-}" == 1 ]]; then
+    thread_cpu "$CP_PID" >"$WORK/threads.1"; thread_cpu "$AGENT_PID" >"$WORK/athreads.1"
+    snap_cpu+=" (control plane threads, user/sys s: $(thread_cpu_delta "$WORK/threads.0" "$WORK/threads.1"); agent: $(thread_cpu_delta "$WORK/athreads.0" "$WORK/athreads.1" 4))"
+  fi
   op_id=$(jq -r .id <<<"$SNAP_OP")
   err=$(jq -c '.error // empty' <<<"$SNAP_OP")
   sent=$(jq -r '.progress.bytesSent // "?"' <<<"$SNAP_OP")
@@ -266,8 +284,13 @@ for pct in $PCTS; do
   peer=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-peer-$pct-$SUFFIX\",\"sizeBytes\":$bytes}" | jq -r .id)
   note_load "curl $pct %"
   c0=$(cpu_secs "$CP_PID")
+  [[ "${BENCH_THREADS:-}" == 1 ]] && thread_cpu "$CP_PID" >"$WORK/threads.0"
   CURL_S=$(put_content "$peer" "$WORK/peer.raw")
   curl_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s"
+  if [[ "${BENCH_THREADS:-}" == 1 ]]; then
+    thread_cpu "$CP_PID" >"$WORK/threads.1"
+    curl_cpu+=" (threads, user/sys s: $(thread_cpu_delta "$WORK/threads.0" "$WORK/threads.1"))"
+  fi
   rm -f "$WORK/peer.raw"
   [[ "$CURL_S" == FAIL ]] && FAILED+=" curl-$pct"
 

@@ -70,6 +70,15 @@ public interface BlockStore extends AutoCloseable {
     }
 
     /**
+     * A batch of puts that become durable together ({@link BlockBatch}); store work runs on {@code io}, at most
+     * {@code inFlight} blocks at a time. The default puts each block on its own; the file store shares its syncs.
+     */
+    default BlockBatch batch(String tenantId, java.util.concurrent.Executor io, int inFlight) {
+        requireTenantId(tenantId);
+        return new BlockBatch.PutEach(this, tenantId, io, inFlight);
+    }
+
+    /**
      * The bytes of a stored block, verified against {@code digest}.
      *
      * @return a fresh array owned by the caller, or empty if the tenant has no such block

@@ -40,6 +40,11 @@ public final class CachingBlockStore implements BlockStore {
     }
 
     @Override
+    public BlockBatch batch(String tenantId, java.util.concurrent.Executor io, int inFlight) {
+        return inner.batch(tenantId, io, inFlight);
+    }
+
+    @Override
     public Optional<byte[]> get(String tenantId, BlockDigest digest) {
         ByteBuffer hit = cache.get(new Key(tenantId, digest));
         if (hit != null) {

@@ -92,8 +92,8 @@ public class BlockCollector {
             Instant startedAt = Instant.now();
             // Blocks a snapshot upload received but has not committed yet are referenced by their upload. Read before the
             // images: a commit in between moves them from here into a manifest that the image list then includes.
-            List<String> snapshotBlocks = QuarkusTransaction.requiringNew().call(() -> dev.sluice.snapshot.SnapshotBlock
-                    .<dev.sluice.snapshot.SnapshotBlock>list("tenantId = ?1 and digest is not null", tenantId).stream().map(b -> b.digest).toList());
+            List<String> snapshotBlocks = QuarkusTransaction.requiringNew().call(() ->
+                    dev.sluice.snapshot.SnapshotUploadService.pendingDigests(tenantId));
             List<Image> images = QuarkusTransaction.requiringNew().call(() ->
                     Image.<Image>list("tenantId = ?1 and manifestDigest is not null", tenantId));
             List<UploadSegment> pending = QuarkusTransaction.requiringNew().call(() -> UploadSegment.<UploadSegment>list("tenantId", tenantId));

@@ -1,5 +1,5 @@
 package dev.sluice.snapshot;
 
-/** What one block batch added: frames in the request, of which blocks new to this upload, and its body bytes. */
+/** What one block batch added: frames in the request, frames recorded (= frames: a block sent again is resolved at the commit) and its body bytes. */
 public record ReceivedBlocks(long frames, long newToUpload, long bytes) {
 }

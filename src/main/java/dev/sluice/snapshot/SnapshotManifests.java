@@ -1,5 +1,6 @@
 package dev.sluice.snapshot;
 
+import dev.sluice.blockstore.BlockBatch;
 import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.blockstore.BlockStore;
 import dev.sluice.image.Image;
@@ -11,6 +12,7 @@ import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Executor;
 
 /**
  * A snapshot's manifest = its parent's manifest with the uploaded blocks' digests put in. Only segments holding a
@@ -27,25 +29,28 @@ public class SnapshotManifests {
     public record Built(BlockDigest manifest, long zeroBlocks) {
     }
 
-    /** {@code changed} sorted by block index. */
-    public Built apply(String tenantId, Image parent, List<SnapshotBlock> changed) {
+    /**
+     * The parent's manifest with {@code changed} put in. The rewritten segments and the manifest are stored as one
+     * {@link BlockBatch} on {@code io} (a 1 % snapshot of a random 1 GiB disk rewrites all 16 segments; one put
+     * after the other paid two fsyncs each), and every blob is durable before this returns.
+     */
+    Built apply(String tenantId, Image parent, ReceivedSet changed, Executor io) {
         ImageManifest m = reader.manifest(tenantId, BlockDigest.fromHex(parent.manifestDigest));
         List<BlockDigest> segments = new ArrayList<>(Arrays.asList(m.segments()));
+        BlockBatch puts = store.batch(tenantId, io, 32);
         long zero = 0;
         int next = 0;
         for (int s = 0; s < segments.size(); s++) {
             byte[] blob = reader.segment(tenantId, segments.get(s));
             long first = (long) s * ManifestFormat.SEGMENT_ENTRIES;
             long end = first + ManifestFormat.entriesInSegment(m.blockCount(), s);
-            if (next < changed.size() && changed.get(next).blockIndex < end) {
+            if (next < changed.size() && changed.index(next) < end) {
                 blob = blob.clone();
-                for (; next < changed.size() && changed.get(next).blockIndex < end; next++) {
-                    SnapshotBlock b = changed.get(next);
-                    byte[] entry = b.digest == null ? new byte[BlockDigest.LENGTH] : BlockDigest.fromHex(b.digest).toBytes();
-                    System.arraycopy(entry, 0, blob, (int) (b.blockIndex - first) * BlockDigest.LENGTH, BlockDigest.LENGTH);
+                for (; next < changed.size() && changed.index(next) < end; next++) {
+                    changed.copyDigest(next, blob, (int) (changed.index(next) - first) * BlockDigest.LENGTH);
                 }
                 BlockDigest d = BlockDigest.of(blob);
-                store.put(tenantId, d, blob);
+                puts.add(d, blob);
                 segments.set(s, d);
             }
             for (int k = 0; k < blob.length / BlockDigest.LENGTH; k++) {
@@ -56,7 +61,8 @@ public class SnapshotManifests {
         }
         byte[] manifest = ManifestFormat.encodeManifest(m.blockCount(), m.blockSize(), segments);
         BlockDigest digest = BlockDigest.of(manifest);
-        store.put(tenantId, digest, manifest);
+        puts.add(digest, manifest);
+        puts.commit();
         return new Built(digest, zero);
     }
 }

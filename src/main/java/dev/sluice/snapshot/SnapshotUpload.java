@@ -45,6 +45,8 @@ public class SnapshotUpload extends PanacheEntityBase {
     public Instant createdAt;
     @Column(name = "updated_at")
     public Instant updatedAt;
+    /** Batch rows recorded so far (snapshot_batches.seq of the last one). */
+    public long batches;
     @Version
     public long version;
 

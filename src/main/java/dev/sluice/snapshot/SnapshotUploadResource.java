@@ -9,14 +9,12 @@ import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
-import java.io.InputStream;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -52,16 +50,7 @@ public class SnapshotUploadResource {
         return uploads.declareCut(caller.tenantId(), caller.visibleMachine(id), ResourceId.OPERATION.require("operationId", operationId), body.cutBlocks());
     }
 
-    @POST
-    @Path("blocks")
-    @Consumes(MediaType.WILDCARD) // frames, whatever the label: the body is checked frame by frame
-    @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
-    @Operation(summary = "Send a batch of framed blocks (index, flags, length, SHA-256, bytes); each is verified and stored")
-    public ReceivedBlocks uploadSnapshotBlocks(@PathParam("id") String id, @PathParam("operationId") String operationId,
-                                               @HeaderParam("Content-Length") Long contentLength, InputStream body) {
-        return uploads.receive(caller.tenantId(), caller.visibleMachine(id), ResourceId.OPERATION.require("operationId", operationId),
-                body, contentLength);
-    }
+    // POST blocks: SnapshotBlocksRoute (a streaming Vert.x route, like image content uploads).
 
     @POST
     @Path("complete")

@@ -1,6 +1,8 @@
 package dev.sluice.snapshot;
 
+import dev.sluice.blockstore.BlockBatch;
 import dev.sluice.blockstore.BlockDigest;
+import dev.sluice.blockstore.DigestMismatchException;
 import dev.sluice.blockstore.BlockStore;
 import dev.sluice.command.CommandService;
 import dev.sluice.image.Image;
@@ -25,6 +27,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -66,8 +69,10 @@ public class SnapshotUploadService {
     @Inject
     SnapshotManifests manifests;
 
-    /** Runs the block puts of every batch being received (StorePipeline: a few per batch at a time). */
-    private final ExecutorService storeIo = Executors.newFixedThreadPool(StorePipeline.MAX_IN_FLIGHT * 2, r -> {
+    /** Blocks of one batch verified and written at once (their syncs come together at the batch's commit). */
+    static final int STORE_IN_FLIGHT = 8;
+    /** Runs the store work of every batch being received (a few blocks per batch at a time), and the commit's manifest puts. */
+    private final ExecutorService storeIo = Executors.newFixedThreadPool(STORE_IN_FLIGHT * 2, r -> {
         Thread t = new Thread(r, "sluice-snapshot-io-" + THREADS.incrementAndGet());
         t.setDaemon(true);
         return t;
@@ -126,8 +131,7 @@ public class SnapshotUploadService {
     @Transactional
     public SnapshotUploadView view(String tenantId, String machineId, String operationId) {
         SnapshotUpload u = find(tenantId, machineId, operationId, LockModeType.NONE);
-        List<Long> received = u.snapshotId != null ? List.of()
-                : SnapshotBlock.<SnapshotBlock>find("operationId = ?1 order by blockIndex", u.operationId).stream().map(b -> b.blockIndex).toList();
+        List<Long> received = u.snapshotId != null ? List.of() : received(u.operationId).indexList();
         return new SnapshotUploadView(u.operationId, u.name, u.target, u.cutBlocks, u.blocksReceived, u.bytesReceived, received, u.snapshotId);
     }
 
@@ -149,28 +153,47 @@ public class SnapshotUploadService {
         return view(tenantId, machineId, operationId);
     }
 
-    private record Frame(long index, BlockDigest digest, int length) {
+    /** What a batch needs of its upload, read without an entity (one indexed query). */
+    private record UploadHead(String tenantId, String machineId, String snapshotId, long sizeBytes, int blockSize) {
+        long blockCount() {
+            return (sizeBytes + blockSize - 1) / blockSize;
+        }
+
+        int blockLength(long index) {
+            return (int) Math.min(blockSize, sizeBytes - index * blockSize);
+        }
     }
 
     /**
      * Verifies, stores and records a batch of framed blocks (the wire format of block runs,
      * docs/block-protocol.md). Nothing of a request with a bad frame is recorded.
+     *
+     * <p>Per batch: one query for the upload, the frames read and their blocks stored a few at a time on this
+     * service's pool (the store's put verifies each block's digest: one SHA-256 per block), then one transaction
+     * that writes ONE row for the whole batch (its indices and digests packed) and the progress. A batch is answered
+     * only after that commit, so an answered batch is durable and recorded, and a resumed upload skips its blocks.
      */
     public ReceivedBlocks receive(String tenantId, String machineId, String operationId, InputStream body, Long contentLength) {
         if (contentLength != null && contentLength > MAX_BATCH_BYTES) {
             throw new ApiException(ProblemType.PAYLOAD_TOO_LARGE, "a block batch is at most " + MAX_BATCH_BYTES + " bytes");
         }
-        SnapshotUpload u = QuarkusTransaction.requiringNew().call(() -> find(tenantId, machineId, operationId, LockModeType.NONE));
-        if (u.snapshotId != null) {
+        UploadHead u = head(tenantId, machineId, operationId);
+        if (u.snapshotId() != null) {
             throw new ApiException(ProblemType.CONFLICT, "the snapshot is already committed; complete the upload to get its acknowledgement");
         }
-        List<Frame> frames = new ArrayList<>();
+        int cap = 64;
+        long[] indices = new long[cap];
+        BlockDigest[] digests = new BlockDigest[cap];
+        int[] lengths = new int[cap];
+        int n = 0;
         long bytes = 0;
         DataInputStream in = new DataInputStream(body);
         byte[] digest = new byte[BlockDigest.LENGTH];
-        // Puts run on this service's pool, a few at a time, while the next frames are read: a file store fsyncs every
-        // block (and its directory), and one fsync after the other is what made this endpoint slow.
-        StorePipeline puts = new StorePipeline(store, tenantId, storeIo);
+        // Blocks are verified (the store hashes them: one SHA-256 per block) and written on this service's pool while
+        // the next frames are read; the batch's commit makes them all durable together (a file store syncs the
+        // files, renames them, then syncs each directory once) before the batch is recorded.
+        BlockBatch puts = store.batch(tenantId, storeIo, STORE_IN_FLIGHT);
+        boolean[] fresh;
         try {
             while (true) {
                 long index;
@@ -183,18 +206,27 @@ public class SnapshotUploadService {
                 int length = in.readInt();
                 in.readFully(digest);
                 bytes += FRAME_HEADER;
+                int frame = n;
                 if (index < 0 || index >= u.blockCount()) {
-                    throw bad("frame " + frames.size() + ": block index " + index + " is outside the disk (0.." + (u.blockCount() - 1) + ")");
+                    throw bad("frame " + frame + ": block index " + index + " is outside the disk (0.." + (u.blockCount() - 1) + ")");
+                }
+                if (n == cap) {
+                    cap *= 2;
+                    indices = java.util.Arrays.copyOf(indices, cap);
+                    digests = java.util.Arrays.copyOf(digests, cap);
+                    lengths = java.util.Arrays.copyOf(lengths, cap);
                 }
                 if (flags == FLAG_ZERO) {
                     if (length != 0) {
-                        throw bad("frame " + frames.size() + ": a zero block carries no bytes");
+                        throw bad("frame " + frame + ": a zero block carries no bytes");
                     }
-                    frames.add(new Frame(index, null, length));
+                    indices[n] = index;
+                    digests[n] = null;
+                    lengths[n++] = 0;
                     continue;
                 }
                 if (flags != 0 || length != u.blockLength(index)) {
-                    throw bad("frame " + frames.size() + ": block " + index + " must carry " + u.blockLength(index) + " bytes and flags 0 or 1");
+                    throw bad("frame " + frame + ": block " + index + " must carry " + u.blockLength(index) + " bytes and flags 0 or 1");
                 }
                 bytes += length;
                 if (bytes > MAX_BATCH_BYTES) {
@@ -203,85 +235,201 @@ public class SnapshotUploadService {
                 byte[] data = new byte[length];
                 in.readFully(data);
                 BlockDigest claimed = BlockDigest.fromBytes(digest);
-                if (!BlockDigest.of(data).equals(claimed)) {
-                    throw bad("frame " + frames.size() + ": block " + index + " does not match its digest");
-                }
-                frames.add(new Frame(index, claimed, length));
-                puts.put(claimed, data);
+                indices[n] = index;
+                digests[n] = claimed;
+                lengths[n++] = length;
+                puts.add(claimed, data);
             }
-            puts.awaitAll();
+            fresh = puts.commit();
+        } catch (DigestMismatchException e) {
+            puts.abandon();
+            throw bad(mismatch(indices, digests, n, e.expected()));
         } catch (EOFException e) {
+            puts.abandon();
             throw bad("the body ends inside a frame");
         } catch (IOException e) {
+            puts.abandon();
             throw new ApiException(ProblemType.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
-        } finally {
-            puts.cancelRest();
+        } catch (RuntimeException e) {
+            puts.abandon();
+            throw e;
         }
+        // newBlocks/newBytes: blocks this batch stored afresh, each digest counted once
+        long newBlocks = 0;
+        long newBytes = 0;
+        Set<BlockDigest> counted = new java.util.HashSet<>();
+        for (int i = 0, k = 0; i < n; i++) {
+            if (digests[i] != null && fresh[k++] && counted.add(digests[i])) {
+                newBlocks++;
+                newBytes += lengths[i];
+            }
+        }
+        byte[] entries = ReceivedSet.pack(indices, digests, n);
+        int frames = n;
         long total = bytes;
-        Set<BlockDigest> fresh = puts.stored();
-        long added = QuarkusTransaction.requiringNew().call(() -> record(tenantId, machineId, operationId, frames, fresh, total));
-        return new ReceivedBlocks(frames.size(), added, total);
+        long nb = newBlocks;
+        long nB = newBytes;
+        QuarkusTransaction.requiringNew().run(() -> record(tenantId, operationId, frames, entries, total, nb, nB));
+        return new ReceivedBlocks(frames, frames, total);
     }
 
-    private long record(String tenantId, String machineId, String operationId, List<Frame> frames, Set<BlockDigest> stored, long bytes) {
-        SnapshotUpload u = find(tenantId, machineId, operationId, LockModeType.PESSIMISTIC_WRITE);
-        if (u.snapshotId != null) {
-            throw new ApiException(ProblemType.CONFLICT, "the snapshot is already committed");
-        }
-        // One query for the rows this batch already has (a resent block), and the new rows in one JDBC batch rather
-        // than a lookup and a Hibernate persist per received block (up to 64 per batch, 16 384 per GiB).
-        Map<Long, SnapshotBlock> existing = new HashMap<>();
-        List<Long> indices = frames.stream().map(Frame::index).toList();
-        if (!indices.isEmpty()) {
-            SnapshotBlock.<SnapshotBlock>list("operationId = ?1 and blockIndex in ?2", operationId, indices)
-                    .forEach(b -> existing.put(b.blockIndex, b));
-        }
-        Map<Long, Frame> fresh = new java.util.LinkedHashMap<>();
-        for (Frame f : frames) {
-            SnapshotBlock row = existing.get(f.index());
-            if (row != null) {
-                row.digest = f.digest() == null ? null : f.digest().hex();
-                u.blocksResent++;
-            } else if (fresh.put(f.index(), f) != null) {
-                u.blocksResent++; // the same block twice in one batch: the last frame wins, as with a resend
-            }
-            if (f.digest() != null && stored.remove(f.digest())) {
-                u.newBlocks++;
-                u.newBytes += f.length();
+    private static String mismatch(long[] indices, BlockDigest[] digests, int n, BlockDigest claimed) {
+        for (int i = 0; i < n; i++) {
+            if (claimed.equals(digests[i])) {
+                return "frame " + i + ": block " + indices[i] + " does not match its digest";
             }
         }
-        insertRows(tenantId, operationId, fresh.values());
-        long added = fresh.size();
-        u.blocksReceived += added;
-        u.bytesReceived += bytes;
-        u.updatedAt = Instant.now();
-        progress(u);
-        return added;
+        return "a block does not match its digest";
     }
 
-    /** Inserts snapshot_blocks rows (in the caller's transaction) as one JDBC batch. */
-    private static void insertRows(String tenantId, String operationId, java.util.Collection<Frame> frames) {
-        if (frames.isEmpty()) {
-            return;
-        }
-        EntityManager em = Panache.getEntityManager();
-        em.flush(); // the upload row's lock and any pending entity changes go first
-        em.unwrap(Session.class).doWork(connection -> {
-            try (PreparedStatement insert = connection.prepareStatement(
-                    "INSERT INTO snapshot_blocks (operation_id, tenant_id, block_index, digest) VALUES (?, ?, ?, ?)")) {
-                for (Frame f : frames) {
-                    insert.setString(1, operationId);
-                    insert.setString(2, tenantId);
-                    insert.setLong(3, f.index());
-                    if (f.digest() == null) {
-                        insert.setNull(4, Types.VARCHAR);
-                    } else {
-                        insert.setString(4, f.digest().hex());
-                    }
-                    insert.addBatch();
+    private UploadHead head(String tenantId, String machineId, String operationId) {
+        UploadHead u = QuarkusTransaction.requiringNew().call(() -> jdbc(c -> {
+            try (PreparedStatement q = c.prepareStatement(
+                    "SELECT tenant_id, machine_id, snapshot_id, size_bytes, block_size FROM snapshot_uploads WHERE operation_id = ?")) {
+                q.setString(1, operationId);
+                try (ResultSet r = q.executeQuery()) {
+                    return r.next() ? new UploadHead(r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getInt(5)) : null;
                 }
-                insert.executeBatch();
             }
+        }));
+        if (u == null || !u.tenantId().equals(tenantId) || !u.machineId().equals(machineId)) {
+            QuarkusTransaction.requiringNew().run(() -> find(tenantId, machineId, operationId, LockModeType.NONE)); // 404 or 409, as find decides
+            throw ApiException.notFound("snapshot upload " + operationId);
+        }
+        return u;
+    }
+
+    /**
+     * One batch's record, plain JDBC in the caller's transaction: lock the upload row (batches of one upload and its
+     * commit serialize here), refuse if committed, insert the batch row, count the progress.
+     */
+    private void record(String tenantId, String operationId, int frames, byte[] entries, long bytes, long newBlocks, long newBytes) {
+        jdbc(c -> {
+            long blocksReceived;
+            long bytesReceived;
+            long resent;
+            long nb;
+            long nB;
+            long batches;
+            Long cut;
+            try (PreparedStatement q = c.prepareStatement("SELECT snapshot_id, blocks_received, bytes_received, blocks_resent, new_blocks, new_bytes,"
+                    + " batches, cut_blocks FROM snapshot_uploads WHERE operation_id = ? FOR UPDATE")) {
+                q.setString(1, operationId);
+                try (ResultSet r = q.executeQuery()) {
+                    if (!r.next()) {
+                        throw ApiException.notFound("snapshot upload " + operationId);
+                    }
+                    if (r.getString(1) != null) {
+                        throw new ApiException(ProblemType.CONFLICT, "the snapshot is already committed");
+                    }
+                    blocksReceived = r.getLong(2) + frames;
+                    bytesReceived = r.getLong(3) + bytes;
+                    resent = r.getLong(4);
+                    nb = r.getLong(5) + newBlocks;
+                    nB = r.getLong(6) + newBytes;
+                    batches = r.getLong(7) + 1;
+                    long cb = r.getLong(8);
+                    cut = r.wasNull() ? null : cb;
+                }
+            }
+            if (frames > 0) {
+                try (PreparedStatement ins = c.prepareStatement(
+                        "INSERT INTO snapshot_batches (operation_id, seq, tenant_id, frames, entries) VALUES (?, ?, ?, ?, ?)")) {
+                    ins.setString(1, operationId);
+                    ins.setLong(2, batches);
+                    ins.setString(3, tenantId);
+                    ins.setInt(4, frames);
+                    ins.setBytes(5, entries);
+                    ins.executeUpdate();
+                }
+            }
+            java.time.OffsetDateTime now = java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC);
+            try (PreparedStatement up = c.prepareStatement("UPDATE snapshot_uploads SET blocks_received = ?, bytes_received = ?, new_blocks = ?,"
+                    + " new_bytes = ?, batches = ?, updated_at = ?, version = version + 1 WHERE operation_id = ?")) {
+                up.setLong(1, blocksReceived);
+                up.setLong(2, bytesReceived);
+                up.setLong(3, nb);
+                up.setLong(4, nB);
+                up.setLong(5, batches);
+                up.setObject(6, now);
+                up.setString(7, operationId);
+                up.executeUpdate();
+            }
+            try (PreparedStatement op = c.prepareStatement("UPDATE operations SET progress = ?, updated_at = ?, version = version + 1 WHERE id = ?")) {
+                op.setString(1, progressJson(cut == null ? "cutting" : "uploading", cut, blocksReceived, bytesReceived, resent, nb, nB));
+                op.setObject(2, now);
+                op.setString(3, operationId);
+                op.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    private interface SqlWork<T> {
+        T run(java.sql.Connection c) throws java.sql.SQLException;
+    }
+
+    /** Runs plain JDBC on the current transaction's connection (flushing Hibernate's pending changes first). */
+    private static <T> T jdbc(SqlWork<T> work) {
+        EntityManager em = Panache.getEntityManager();
+        em.flush();
+        return em.unwrap(Session.class).doReturningWork(work::run);
+    }
+
+    /**
+     * Digests (hex) of the blocks that uploads of the tenant received but have not committed yet: garbage collection
+     * must keep them. Call in a transaction.
+     */
+    public static List<String> pendingDigests(String tenantId) {
+        return jdbc(c -> {
+            List<String> out = new ArrayList<>();
+            try (PreparedStatement q = c.prepareStatement("SELECT digest FROM snapshot_blocks WHERE tenant_id = ? AND digest IS NOT NULL")) {
+                q.setString(1, tenantId);
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        out.add(r.getString(1));
+                    }
+                }
+            }
+            try (PreparedStatement q = c.prepareStatement("SELECT entries FROM snapshot_batches WHERE tenant_id = ?")) {
+                q.setString(1, tenantId);
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        ReceivedSet batch = new ReceivedSet.Builder().addBatch(r.getBytes(1)).build();
+                        for (int i = 0; i < batch.size(); i++) {
+                            BlockDigest d = batch.digest(i);
+                            if (d != null) {
+                                out.add(d.hex());
+                            }
+                        }
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /** What the upload durably received: its batch rows in order, after any per-block rows of an older server. */
+    private static ReceivedSet received(String operationId) {
+        return jdbc(c -> {
+            ReceivedSet.Builder b = new ReceivedSet.Builder();
+            try (PreparedStatement q = c.prepareStatement("SELECT block_index, digest FROM snapshot_blocks WHERE operation_id = ?")) {
+                q.setString(1, operationId);
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        b.addBlock(r.getLong(1), r.getString(2));
+                    }
+                }
+            }
+            try (PreparedStatement q = c.prepareStatement("SELECT entries FROM snapshot_batches WHERE operation_id = ? ORDER BY seq")) {
+                q.setString(1, operationId);
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        b.addBatch(r.getBytes(1));
+                    }
+                }
+            }
+            return b.build();
         });
     }
 
@@ -299,17 +447,20 @@ public class SnapshotUploadService {
         if (u.cutBlocks != null && !u.cutBlocks.equals(request.cutBlocks())) {
             throw new ApiException(ProblemType.CONFLICT, "this upload's cut has " + u.cutBlocks + " blocks, not " + request.cutBlocks());
         }
-        List<SnapshotBlock> received = SnapshotBlock.list("operationId = ?1 order by blockIndex", operationId);
-        if (received.size() != request.cutBlocks() || !cutDigest(received).equals(request.cutDigest())) {
+        ReceivedSet received = received(operationId);
+        if (received.size() != request.cutBlocks() || !received.cutDigest().equals(request.cutDigest())) {
             throw new ApiException(ProblemType.CONFLICT, "the server holds " + received.size() + " blocks of this upload, not the "
                     + request.cutBlocks() + " blocks of the cut; ask which are received (GET the upload) and send the rest");
         }
+        // Batches count frames; a block sent twice (a resend) is one block of the snapshot.
+        u.blocksResent += received.frames() - received.size();
+        u.blocksReceived = received.size();
         Snapshot parent = latestSnapshot(tenantId, u.machineId, u.target);
         Image parentImage = Image.findById(parent == null ? u.baseImageId : parent.imageId);
         if (parentImage == null || parentImage.manifestDigest == null || parentImage.sizeBytes != u.sizeBytes || parentImage.blockSize != u.blockSize) {
             throw new ApiException(ProblemType.CONFLICT, "the snapshot's parent image is gone or has another geometry");
         }
-        SnapshotManifests.Built built = manifests.apply(tenantId, parentImage, received);
+        SnapshotManifests.Built built = manifests.apply(tenantId, parentImage, received, storeIo);
         Instant now = Instant.now();
         Snapshot s = new Snapshot();
         s.id = ResourceId.SNAPSHOT.next();
@@ -351,6 +502,12 @@ public class SnapshotUploadService {
         op.updatedAt = now;
         commands.completeFor(tenantId, operationId);
         SnapshotBlock.delete("operationId", operationId);
+        jdbc(c -> {
+            try (PreparedStatement d = c.prepareStatement("DELETE FROM snapshot_batches WHERE operation_id = ?")) {
+                d.setString(1, operationId);
+                return d.executeUpdate();
+            }
+        });
         Panache.getEntityManager().flush();
         return new SnapshotAck(operationId, s.id, image.id, request.cutBlocks());
     }
@@ -365,15 +522,6 @@ public class SnapshotUploadService {
         return q.firstResult();
     }
 
-    /** SHA-256 (hex) of the sorted block indices as 8-byte big-endian integers: the cut's identity. */
-    static String cutDigest(List<SnapshotBlock> sorted) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(sorted.size() * 8);
-        for (SnapshotBlock s : sorted) {
-            b.putLong(s.blockIndex);
-        }
-        return BlockDigest.of(b.array()).hex();
-    }
-
     private static void progress(SnapshotUpload u) {
         Operation op = Operation.findById(u.operationId);
         op.progress = progressJson(u, u.cutBlocks == null ? "cutting" : "uploading");
@@ -381,9 +529,14 @@ public class SnapshotUploadService {
     }
 
     private static String progressJson(SnapshotUpload u, String phase) {
-        return "{\"phase\":\"" + phase + "\"" + (u.cutBlocks == null ? "" : ",\"blocksTotal\":" + u.cutBlocks)
-                + ",\"blocksSent\":" + u.blocksReceived + ",\"bytesSent\":" + u.bytesReceived + ",\"blocksResent\":" + u.blocksResent
-                + ",\"newBlocks\":" + u.newBlocks + ",\"newBytes\":" + u.newBytes + "}";
+        return progressJson(phase, u.cutBlocks, u.blocksReceived, u.bytesReceived, u.blocksResent, u.newBlocks, u.newBytes);
+    }
+
+    private static String progressJson(String phase, Long cutBlocks, long blocksReceived, long bytesReceived, long blocksResent, long newBlocks,
+                                       long newBytes) {
+        return "{\"phase\":\"" + phase + "\"" + (cutBlocks == null ? "" : ",\"blocksTotal\":" + cutBlocks)
+                + ",\"blocksSent\":" + blocksReceived + ",\"bytesSent\":" + bytesReceived + ",\"blocksResent\":" + blocksResent
+                + ",\"newBlocks\":" + newBlocks + ",\"newBytes\":" + newBytes + "}";
     }
 
     private static SnapshotUpload find(String tenantId, String machineId, String operationId, LockModeType lock) {

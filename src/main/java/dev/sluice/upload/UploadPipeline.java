@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * recorded in order and each one names only blocks whose puts have returned. Heap per upload is bounded by
  * (queued bytes + in-flight blocks + one segment): about 40 MiB at 4 MiB blocks, 3 MiB at 64 KiB.
  */
-final class UploadPipeline {
+public final class UploadPipeline {
     static final long MAX_QUEUED_BYTES = 8L << 20;
     static final int MAX_IN_FLIGHT = 8;
     private static final Object END = new Object();
@@ -39,7 +39,7 @@ final class UploadPipeline {
      * arrives (before authentication finishes), so no chunk can be lost; it pauses the request whenever more than
      * {@link #MAX_QUEUED_BYTES} wait, and the pipeline resumes it as it drains.
      */
-    static final class Body {
+    public static final class Body {
         private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
         private final Runnable pause;
         private final Runnable resume;
@@ -47,7 +47,7 @@ final class UploadPipeline {
         private long queuedBytes;
         private boolean paused;
 
-        Body(Runnable pause, Runnable resume) {
+        public Body(Runnable pause, Runnable resume) {
             this.pause = pause;
             this.resume = resume;
         }
@@ -63,7 +63,7 @@ final class UploadPipeline {
          */
 
         /** Event loop: a chunk of the body. */
-        void offer(Buffer chunk) {
+        public void offer(Buffer chunk) {
             queue.add(chunk);
             synchronized (this) {
                 queuedBytes += chunk.length();
@@ -75,16 +75,17 @@ final class UploadPipeline {
         }
 
         /** Event loop: the body ended normally. */
-        void end() {
+        public void end() {
             queue.add(END);
         }
 
         /** Event loop: the connection broke. */
-        void abort() {
+        public void abort() {
             queue.add(ABORT);
         }
 
-        Object take() throws InterruptedException {
+        /** Worker: the next chunk (a {@link Buffer}), or the end ({@link #isEnd}) or a broken connection ({@link #isAbort}); null after 10 minutes. */
+        public Object take() throws InterruptedException {
             Object item = queue.poll(10, TimeUnit.MINUTES);
             if (item instanceof Buffer chunk) {
                 synchronized (this) {
@@ -98,7 +99,15 @@ final class UploadPipeline {
             return item;
         }
 
-        synchronized void release() {
+        public static boolean isEnd(Object item) {
+            return item == END;
+        }
+
+        public static boolean isAbort(Object item) {
+            return item == ABORT;
+        }
+
+        public synchronized void release() {
             if (paused) {
                 paused = false;
                 resume.run();

@@ -76,6 +76,60 @@ abstract class BlockStoreContractTest {
         assertArrayEquals(block, store.get(TENANT_A, digest).orElseThrow());
     }
 
+    // --- batches ---------------------------------------------------------------------------------------------
+
+    @Test
+    void aBatchStoresEveryBlockAndSaysWhichWereNew() throws Exception {
+        java.util.concurrent.ExecutorService io = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            byte[] old = randomBytes(65_536);
+            store.put(TENANT_A, BlockDigest.of(old), old);
+            List<byte[]> blocks = new java.util.ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                blocks.add(i == 7 ? old : randomBytes(i == 19 ? 12_345 : 65_536));
+            }
+            blocks.add(blocks.get(3)); // the same new block twice in one batch
+            BlockBatch batch = store.batch(TENANT_A, io, 3);
+            for (byte[] b : blocks) {
+                batch.add(BlockDigest.of(b), b);
+            }
+            boolean[] fresh = batch.commit();
+            assertEquals(blocks.size(), fresh.length);
+            for (int i = 0; i < 20; i++) {
+                assertEquals(i != 7, fresh[i], "block " + i + " new unless it was present before");
+                assertArrayEquals(blocks.get(i), store.get(TENANT_A, BlockDigest.of(blocks.get(i))).orElseThrow());
+            }
+            assertFalse(store.exists(TENANT_B, BlockDigest.of(blocks.get(0))), "another tenant has none of them");
+            try (Stream<StoredBlock> listed = store.blocks(TENANT_A)) {
+                assertEquals(20, listed.count(), "20 distinct blocks (the repeated one once), no temporary files listed");
+            }
+        } finally {
+            io.shutdownNow();
+        }
+    }
+
+    @Test
+    void aBatchWithABlockThatDoesNotMatchItsDigestFailsAndDoesNotStoreThatBlock() throws Exception {
+        java.util.concurrent.ExecutorService io = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            byte[] good = randomBytes(4096);
+            byte[] bad = randomBytes(4096);
+            BlockDigest claimed = BlockDigest.of(randomBytes(4096));
+            BlockBatch batch = store.batch(TENANT_A, io, 8);
+            batch.add(BlockDigest.of(good), good);
+            batch.add(claimed, bad);
+            DigestMismatchException e = assertThrows(DigestMismatchException.class, batch::commit);
+            assertEquals(claimed, e.expected());
+            assertFalse(store.exists(TENANT_A, claimed));
+            assertFalse(store.exists(TENANT_A, BlockDigest.of(bad)));
+            try (Stream<StoredBlock> listed = store.blocks(TENANT_A)) {
+                assertTrue(listed.allMatch(b -> b.digest().equals(BlockDigest.of(good))), "at most the good block, nothing half-written");
+            }
+        } finally {
+            io.shutdownNow();
+        }
+    }
+
     @Test
     void getOfAnAbsentBlockIsEmpty() {
         BlockDigest digest = BlockDigest.of(randomBytes(100));

@@ -35,6 +35,11 @@ class SnapshotUploadApiTest {
     static final int BS = 65536;
     static final int BLOCKS = 8;
 
+    @jakarta.inject.Inject
+    dev.sluice.gc.BlockCollector collector;
+    @jakarta.inject.Inject
+    dev.sluice.blockstore.BlockStore store;
+
     Api.Tenant tenant;
     byte[] disk;
     String image;
@@ -100,6 +105,36 @@ class SnapshotUploadApiTest {
         // A machine created from the snapshot's image can be served it like any image.
         String next = tenant.machine(ack.getString("imageId"));
         as(credentialFor(next)).get("/api/v1/images/" + ack.getString("imageId") + "/blocks/6").then().statusCode(200);
+    }
+
+    @Test
+    void aBlockSentAgainInALaterBatchCountsOnceTheLatestFrameWinsAndPendingBlocksSurviveCollection() throws Exception {
+        String op = request(machine, "resent");
+        String upload = "/api/v1/machines/" + machine + "/snapshot-uploads/" + op;
+        as(credential).body(Map.of("cutBlocks", 3)).put(upload).then().statusCode(200);
+        // Batch 1: blocks 1 and 3. Batch 2: block 3 again (now all zero, as if rewritten before an older server's
+        // resend: the latest frame of a block is what the snapshot holds) and block 4.
+        sendFrames(upload, frame(1, block('a'), false), frame(3, block('b'), false)).then().statusCode(200).body("frames", equalTo(2));
+        sendFrames(upload, frame(3, new byte[BS], true), frame(4, block('c'), false)).then().statusCode(200).body("frames", equalTo(2));
+        assertEquals(List.of(1, 3, 4), as(credential).get(upload).then().statusCode(200).extract().path("receivedBlocks"));
+        // Received but not committed: block collection must keep the blocks the upload holds.
+        dev.sluice.gc.BlockCollector.Result r;
+        do {
+            r = collector.collect(tenant.id());
+        } while (r.skipped());
+        String blockA = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(block('a')));
+        assertTrue(store.exists(tenant.id(), dev.sluice.blockstore.BlockDigest.fromHex(blockA)), "a received, uncommitted block survives collection: " + r);
+
+        JsonPath ack = complete(upload, 3, 1, 3, 4).then().statusCode(200).extract().jsonPath();
+        JsonPath done = as(tenant.viewer()).get("/api/v1/operations/" + op).then().statusCode(200).extract().jsonPath();
+        assertEquals(3, done.getInt("progress.blocksSent"), done.prettify());
+        assertEquals(1, done.getInt("progress.blocksResent"), done.prettify());
+        byte[] expected = disk.clone();
+        System.arraycopy(block('a'), 0, expected, BS, BS);
+        Arrays.fill(expected, 3 * BS, 4 * BS, (byte) 0);
+        System.arraycopy(block('c'), 0, expected, 4 * BS, BS);
+        byte[] got = as(tenant.viewer()).get("/api/v1/images/" + ack.getString("imageId") + "/disk").then().statusCode(200).extract().asByteArray();
+        assertArrayEquals(expected, got, "parent + the latest frame of every received block");
     }
 
     @Test

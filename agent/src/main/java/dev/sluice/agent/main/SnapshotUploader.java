@@ -37,6 +37,8 @@ final class SnapshotUploader {
     /** Block batches sent at once: enough to keep a target that fsyncs every block busy. */
     static final int BATCHES_IN_FLIGHT = 4;
     static final int BATCH_BYTES = 4 << 20;
+    /** Frame header: index (8), flags (1), length (4), SHA-256 (32). */
+    static final int FRAME_HEADER = 45;
     /** Test-only fault injection (SLUICE_AGENT_FAULT=lose-first-ack): the first acknowledgement is dropped as if the connection broke. */
     static final String FAULT_ENV = "SLUICE_AGENT_FAULT";
 
@@ -52,6 +54,11 @@ final class SnapshotUploader {
     private final AtomicLong bytesSent = new AtomicLong();
     private final ExecutorService senders = Executors.newFixedThreadPool(BATCHES_IN_FLIGHT, r -> {
         Thread t = new Thread(r, "snapshot-send");
+        t.setDaemon(true);
+        return t;
+    });
+    private final ExecutorService declarer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "snapshot-declare");
         t.setDaemon(true);
         return t;
     });
@@ -81,6 +88,7 @@ final class SnapshotUploader {
         stopped = true;
         if (thread != null) thread.interrupt();
         senders.shutdownNow();
+        declarer.shutdownNow();
     }
 
     long blocksSent() {
@@ -96,7 +104,7 @@ final class SnapshotUploader {
             SnapshotCut left = engine.resume(cutStore);
             if (left != null) {
                 log.accept("snapshot: resuming the cut of " + left.operationId() + " (" + left.size() + " blocks, target " + left.target() + ")");
-                upload(left);
+                upload(left, false);
             }
             long backoff = 200;
             while (!stopped) {
@@ -131,7 +139,7 @@ final class SnapshotUploader {
                         continue;
                     }
                     log.accept("snapshot: cut for " + c.operationId() + " (" + c.name() + ", target " + target + "): " + cut.size() + " blocks");
-                    upload(cut);
+                    upload(cut, true);
                 }
                 // Only commands this agent cannot act on are pending: they come back at once, so do not spin.
                 if (!worked && !commands.isEmpty()) sleep(IDLE_MILLIS);
@@ -149,15 +157,34 @@ final class SnapshotUploader {
         return i < 0 ? -1 : i + 1;
     }
 
-    /** Uploads the cut until its target acknowledges it (or refuses it for good); then forgets the cut. */
-    private void upload(SnapshotCut cut) throws IOException, InterruptedException {
+    /**
+     * Uploads the cut until its target acknowledges it (or refuses it for good); then forgets the cut.
+     *
+     * <p>{@code fresh}: the cut was frozen just now for a command, so the target has received nothing of it yet
+     * (its blocks go out only after the cut is stored, and a stored cut is resumed, never frozen again). The first
+     * round then declares the cut while the blocks already go out, instead of waiting a round trip for an answer
+     * it knows; the declaration is awaited before completing. Any failure falls back to the usual round: declare,
+     * learn what the target holds, send the rest.
+     */
+    private void upload(SnapshotCut cut, boolean fresh) throws IOException, InterruptedException {
         SnapshotClient client = clients.get(cut.target());
         String op = cut.operationId();
         long backoff = 200;
+        boolean first = fresh;
         while (!stopped) {
             try {
-                SnapshotClient.UploadState state = client.declareCut(op, cut.size());
-                if (state.snapshotId() == null) sendMissing(client, cut, state.received());
+                if (first) {
+                    first = false;
+                    Future<SnapshotClient.UploadState> declared = declarer.submit(() -> client.declareCut(op, cut.size()));
+                    try {
+                        sendMissing(client, cut, Set.of());
+                    } finally {
+                        awaitDeclared(declared);
+                    }
+                } else {
+                    SnapshotClient.UploadState state = client.declareCut(op, cut.size());
+                    if (state.snapshotId() == null) sendMissing(client, cut, state.received());
+                }
                 SnapshotClient.Ack ack = client.complete(op, cut.size(), cut.digest());
                 if (loseNextAck) {
                     loseNextAck = false;
@@ -196,12 +223,11 @@ final class SnapshotUploader {
         // 4 MiB requests (at most 64 frames): progress and resume points every 4 MiB; each request costs the target two
         // transactions, so batches much smaller than that make the upload pay per request rather than per byte.
         int perBatch = Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize()));
-        int batchBytes = perBatch * (45 + g.blockSize());
+        int batchBytes = perBatch * (FRAME_HEADER + g.blockSize());
         ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
         for (int i = 0; i <= BATCHES_IN_FLIGHT; i++) free.add(ByteBuffer.allocate(batchBytes));
         ArrayDeque<Batch> inFlight = new ArrayDeque<>();
         ByteBuffer out = free.removeFirst();
-        ByteBuffer block = ByteBuffer.allocate(g.blockSize());
         MessageDigest sha = sha256();
         int inBatch = 0;
         long started = System.nanoTime();
@@ -210,14 +236,18 @@ final class SnapshotUploader {
             for (int slot = 0; slot < cut.size(); slot++) {
                 long index = cut.block(slot);
                 if (received.contains(index)) continue;
-                block.clear().limit(g.blockLength(index));
-                engine.readAtCut(cut, slot, block);
-                block.flip();
-                boolean zero = isZero(block);
-                out.putLong(index).put((byte) (zero ? 1 : 0)).putInt(zero ? 0 : block.remaining());
-                sha.update(block.duplicate());
-                out.put(sha.digest());
-                if (!zero) out.put(block);
+                // The block is read straight into its frame's place in the batch (no copy), then the header is
+                // written in front of it; a zero block's frame ends after its header.
+                int header = out.position();
+                int length = g.blockLength(index);
+                ByteBuffer data = out.slice(header + FRAME_HEADER, length);
+                engine.readAtCut(cut, slot, data);
+                data.flip();
+                boolean zero = isZero(data);
+                sha.update(data.duplicate());
+                out.putLong(header, index).put(header + 8, (byte) (zero ? 1 : 0)).putInt(header + 9, zero ? 0 : length)
+                        .put(header + 13, sha.digest());
+                out.position(header + FRAME_HEADER + (zero ? 0 : length));
                 if (++inBatch == perBatch) {
                     sentBytes += out.position();
                     inFlight.add(send(client, cut.operationId(), out, inBatch));
@@ -243,6 +273,17 @@ final class SnapshotUploader {
                     // the first failure is already being thrown
                 }
             }
+        }
+    }
+
+    /** Waits for the declaration sent alongside a fresh cut's first blocks; rethrows its failure. */
+    private static void awaitDeclared(Future<SnapshotClient.UploadState> declared) throws IOException, InterruptedException {
+        try {
+            declared.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) throw io;
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IOException(e.getCause());
         }
     }
 
