@@ -28,6 +28,7 @@
 # Environment:
 #   BENCH_IMAGE_MIB    image size in MiB (default 1024)
 #   BENCH_DURATION     seconds per fio job (default 10)
+#   BENCH_WARMUP_WRK   seconds of wrk against the block-run endpoint before the warm-up rounds (default 20; 0 = none)
 #   BENCH_WARMUP_COPIES at least this many warm-up rounds (a cold whole-disk copy and a full prefetch through throwaway
 #                      agents), more until the control plane's JIT threads use < 0.5 CPU-s in a round, at most 8 (default 2)
 #   BENCH_SKIP_BUILD=1 reuse the builds as they are
@@ -43,7 +44,7 @@ WARMUP_COPIES=${BENCH_WARMUP_COPIES:-2}
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 REPO=$(pwd)
-for tool in java mvn curl jq nginx fio qemu-nbd nbdkit nbdcopy awk; do
+for tool in java mvn curl jq nginx fio qemu-nbd nbdkit nbdcopy awk wrk; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
 [[ "$IMAGE_MIB" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_IMAGE_MIB must be a positive integer" >&2; exit 1; }
@@ -255,7 +256,21 @@ row() {
   ROWS+=("$(printf '%-46s %12s %12s %7s %8s  %s' "$test" "$s" "$p" "$ratio" "$g" "$mark")")
 }
 
+# wrk_warmup: BENCH_WARMUP_WRK seconds (default 20) of wrk against the block-run endpoint with a machine credential,
+# so the control plane's per-request path (authentication, authorization, the run streamer) is compiled as on a
+# control plane that has served for a while; a few hundred requests of whole-disk copies are not enough
+wrk_warmup() {
+  local id secret secs=${BENCH_WARMUP_WRK:-20}
+  (( secs > 0 )) || return 0
+  command -v wrk >/dev/null || { log "wrk missing: no request warm-up"; return 0; }
+  read -r id secret <<<"$(new_machine wrkwarm)"
+  wrk -t1 -c8 -d"${secs}s" -H "Authorization: Bearer $secret" "$BASE/api/v1/images/$IMAGE/blocks?start=0&count=16" \
+    >"$WORK/wrk-warmup.txt" 2>&1 || true
+  log "request warm-up: $(grep -E 'Requests/sec' "$WORK/wrk-warmup.txt" | tr -s ' ') (wrk, ${secs} s, runs of 16 blocks)"
+}
+
 # ---------------------------------------------------------------------------------------------- 0. warm-up
+
 # A freshly started control plane spends its first minutes JIT-compiling (about 100 CPU-seconds of C2 on the 2-CPU
 # development machine), which would land in whichever row comes first; the warm-up times are printed, not compared.
 # Rounds of one cold copy and one full prefetch (runs of 8 MiB take code paths the read-ahead copies do not) through
@@ -269,6 +284,10 @@ jit_secs() { # CPU seconds the JIT compiler threads of PID have used so far
     if grep -q '^C[12] CompilerThre' "$t/comm" 2>/dev/null; then awk '{sub(/.*\) /, ""); print $12 + $13}' "$t/stat"; fi
   done | awk -v tck="$tck" '{s += $1} END {printf "%.2f", s / tck}'
 }
+note_load "0 request warm-up"
+j0=$(jit_secs "$CP_PID")
+wrk_warmup
+WRK_JIT=$(awk -v a="$j0" -v b="$(jit_secs "$CP_PID")" 'BEGIN {printf "%.2f", b - a}')
 WARMUP_TIMES=()
 WARMUP_PF_TIMES=()
 WARMUP_JIT=()
@@ -434,7 +453,7 @@ echo "$HEADER"
 echo "load1 before each test: ${LOADS[*]}"
 printf '%-46s %12s %12s %7s %8s  %s\n' test "sluice agent" peer ratio goal mark
 for r in "${ROWS[@]}"; do echo "$r"; done
-echo "0: control plane warm-up rounds through throwaway agents (not compared): cold nbdcopy s: ${WARMUP_TIMES[*]:-none}; full prefetch s: ${WARMUP_PF_TIMES[*]:-none}; control plane JIT CPU-s per round: ${WARMUP_JIT[*]:-none}"
+echo "0: control plane warm-up rounds through throwaway agents (not compared): cold nbdcopy s: ${WARMUP_TIMES[*]:-none}; full prefetch s: ${WARMUP_PF_TIMES[*]:-none}; control plane JIT CPU-s during the wrk request warm-up: $WRK_JIT, per round: ${WARMUP_JIT[*]:-none}"
 echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4, 4b the same agent, idle"
 echo "bytes read back = raw file: warm agent $WARM_BYTES, cold agent (after its copy) $COLD_BYTES, prefetched agent $PF_BYTES"
 echo "2: cold agent after its nbdcopy: $COLD_STATUS"
