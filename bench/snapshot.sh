@@ -18,7 +18,7 @@
 # (every block hashed with SHA-256 and stored content-addressed as a new block, then a manifest committed), done by
 # the plainest client there is, in one streamed request. The snapshot additionally carries the command channel
 # (the agent long-polls; the server looks for new commands every 250 ms), the agent's cut (fsync), a SHA-256 per
-# block on the agent, 1 MiB batches each answered after its blocks are durable, and the commit. The snapshot's
+# block on the agent, 4 MiB batches each answered after its blocks are durable and recorded, and the commit. The snapshot's
 # frames carry 45 bytes of header per block (0.07 % at 64 KiB), which "bytes sent" includes and the peer does not.
 #
 # Before the measured rounds, one unmeasured snapshot of BENCH_WARMUP_PCT % of the blocks warms the snapshot path
@@ -42,6 +42,8 @@
 #   BENCH_SKIP_BUILD=1 reuse the builds as they are
 #   BENCH_KEEP=1       keep the work directory (logs) without the images and caches
 #   BENCH_TMPDIR       where the work directory is created (default /tmp, or target/ if /tmp is a tmpfs)
+#   BENCH_THREADS=1    also print, for each snapshot and curl, the CPU seconds (user/system) of the busiest thread
+#                      groups of the control plane and the agent (from /proc/PID/task/*/stat; names with digits folded)
 set -euo pipefail
 
 IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}

@@ -6,12 +6,14 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Flow;
 
 /**
  * One snapshot target's upload endpoints ({@code /api/v1/machines/{id}/snapshot-uploads/{operationId}}):
@@ -70,7 +72,34 @@ public final class SnapshotClient {
     /** Sends one batch of frames (docs/block-protocol.md); durably received by the target on return. */
     public void sendBlocks(String operationId, byte[] frames, int length) throws IOException {
         send(HttpRequest.newBuilder(uri(operationId, "/blocks")).header("Content-Type", "application/vnd.sluice.blocks")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(frames, 0, length)));
+                .POST(oneBuffer(frames, length)));
+    }
+
+    /**
+     * The batch as ONE buffer: {@code BodyPublishers.ofByteArray} hands the client 16 KiB pieces (jdk.httpclient.bufsize),
+     * each its own trip through the client's flow and its own socket write, which cost the agent about a CPU-second
+     * per GiB of snapshot. A retried request subscribes again and gets the whole buffer again.
+     */
+    static HttpRequest.BodyPublisher oneBuffer(byte[] bytes, int length) {
+        Flow.Publisher<ByteBuffer> publisher = subscriber -> subscriber.onSubscribe(new Flow.Subscription() {
+            private boolean done;
+
+            @Override
+            public void request(long n) {
+                synchronized (this) {
+                    if (done || n <= 0) return;
+                    done = true;
+                }
+                subscriber.onNext(ByteBuffer.wrap(bytes, 0, length));
+                subscriber.onComplete();
+            }
+
+            @Override
+            public synchronized void cancel() {
+                done = true;
+            }
+        });
+        return HttpRequest.BodyPublishers.fromPublisher(publisher, length);
     }
 
     public Ack complete(String operationId, long cutBlocks, String cutDigest) throws IOException {
