@@ -5,7 +5,7 @@ import jakarta.validation.constraints.Size;
 import java.util.List;
 
 /**
- * An agent's first-touch demand misses, in the order they happened, for a boot it was handed
+ * An agent's first touches (the blocks its guest read, hits and misses alike, in first-touch order) for a boot it was handed
  * (POST /machines/{id}/boot-misses). At most {@link #MAX_BLOCKS} per request; each index within the image.
  */
 public record BootMissesReport(@NotNull String bootId, @NotNull @Size(max = MAX_BLOCKS) List<@NotNull Long> blocks) {

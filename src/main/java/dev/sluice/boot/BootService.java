@@ -133,7 +133,7 @@ public class BootService {
         });
     }
 
-    /** Appends an agent's first-touch demand misses to a boot it was handed, within the learning window. */
+    /** Appends an agent's first touches (the blocks its guest read first, in order) to a boot it was handed, within the learning window. */
     @Transactional
     public void reportMisses(String tenantId, String machineId, BootMissesReport report) {
         machines.find(tenantId, machineId);

@@ -5,7 +5,7 @@ import java.time.Instant;
 
 /**
  * A boot as the API shows it. remoteBlocks: blocks first read through the boot's signed disk URL (remote phase);
- * agentBlocks: first-touch demand misses the agent reported after the hand-off.
+ * agentBlocks: first-touch reads the agent reported after the hand-off.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record BootView(String id, String machineId, String imageId, BootPhase phase, int remoteBlocks, int agentBlocks,

@@ -113,7 +113,7 @@ public class MachineResource {
     @POST
     @Path("{id}/boot-misses")
     @RolesAllowed({Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
-    @Operation(summary = "The machine's agent reports first-touch demand misses of the boot it was handed (they teach the image's boot order)")
+    @Operation(summary = "The machine's agent reports the blocks its guest first touched (reads, in first-touch order) in the boot it was handed (they teach the image's boot order)")
     public RestResponse<Void> reportMachineBootMisses(@PathParam("id") String id, @Valid @NotNull BootMissesReport body) {
         boots.reportMisses(caller.tenantId(), caller.visibleMachine(id), body);
         return RestResponse.noContent();

@@ -74,7 +74,8 @@ final class LinuxGuest {
      * qemu's arguments (after the program name) for a boot with its console in the file {@code serial} and its root
      * disk at {@code disk}. Kept lean for TCG (bench/boot.sh boots the same way): the uncompressed kernel through its
      * PVH entry (no decompression), qboot instead of SeaBIOS when qemu ships it, no default devices (NIC with its
-     * option ROM, VGA, IDE), {@code quiet} and {@code mitigations=off} on the guest kernel's command line.
+     * option ROM, VGA, IDE), {@code quiet}, {@code mitigations=off} and {@code cryptomgr.notests} (no crypto self-tests) on the guest
+     * kernel's command line.
      */
     List<String> qemuArgs(String serial, String disk, String nonce) {
         List<String> args = new ArrayList<>(List.of("-machine", "accel=tcg", "-m", "512", "-nodefaults", "-nographic",
@@ -83,7 +84,7 @@ final class LinuxGuest {
             args.addAll(List.of("-bios", QBOOT.toString()));
         }
         args.addAll(List.of("-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", "console=ttyS0 root=/dev/vda rw quiet mitigations=off panic=-1 sluice.nonce=" + nonce,
+                "-append", "console=ttyS0 root=/dev/vda rw quiet mitigations=off cryptomgr.notests panic=-1 sluice.nonce=" + nonce,
                 "-drive", "file=" + disk + ",format=raw,if=virtio"));
         return args;
     }

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <ol>
  *   <li>Machine 1, prefetch off: the guest prints its ready marker; the agent fetched a small fraction of the
  *       image; the guest's writes are dirty in the agent and absent from the control plane's image. Its agent
- *       reported its first-touch misses, which become the image's learned boot profile.</li>
+ *       reported the blocks its guest read first (first-touch order, hits included), which become the image's learned boot profile.</li>
  *   <li>Machine 2, same image, prefetch on: the hand-off gives it the learned profile as its prefetch priority, and
  *       its guest waits on fewer demand round trips than machine 1's. Times are printed, not asserted.</li>
  * </ol>
@@ -98,7 +98,7 @@ class LinuxGuestBootTest {
         assertEquals("agent", boots.get(0).get("phase"), boots::toString);
         int learned = ((Number) boots.get(0).get("agentBlocks")).intValue();
         List<Integer> profile = as(tenant.viewer()).get("/api/v1/images/" + image + "/boot-profile").path("blocks");
-        System.out.println("learned boot profile of the image: " + profile.size() + " blocks (machine 1 reported " + learned + " first-touch misses)");
+        System.out.println("learned boot profile of the image: " + profile.size() + " blocks (machine 1 reported " + learned + " first-touch reads)");
         assertTrue(learned > 0 && profile.size() == learned, boots + " / profile of " + profile.size());
 
         // --- machine 2: the same image, with the learned order ---

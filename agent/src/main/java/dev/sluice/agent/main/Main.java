@@ -277,8 +277,13 @@ public final class Main {
             Consumer<String> debugLog = debug ? line -> log.accept("debug: " + line) : line -> { };
             Files.createDirectories(dir.dir());
 
-            HttpClient http = HttpBlockSource.newClient();
-            CacheDir.Identity id = identity(http, base, machine, token, dir);
+            // java.net.http (the hand-off, reports, snapshots) takes a fresh JVM a few hundred ms to set up: do that
+            // in the background while the machine lookup (on a plain connection) and the cache files go first.
+            java.util.concurrent.FutureTask<HttpClient> httpInit = new java.util.concurrent.FutureTask<>(HttpBlockSource::newClient);
+            Thread httpInitThread = new Thread(httpInit, "http-init");
+            httpInitThread.setDaemon(true);
+            httpInitThread.start();
+            CacheDir.Identity id = identity(base, machine, token, dir);
             Geometry g = id.geometry();
             FileLocalStore local = new FileLocalStore(dir.cacheFile(), g.sizeBytes());
             FileMapStore mapStore = FileMapStore.open(dir.mapFile());
@@ -299,6 +304,8 @@ public final class Main {
                     machine, id.imageId(), g.sizeBytes(), g.blockCount(), g.blockSize(), map.presentCount(),
                     map.dirtyCount(BlockMap.REPOSITORY)));
 
+            // The status file first: `sluice-agent status` may be asked as soon as the export answers.
+            writeStatus(dir, Progress.of(engine, source, prefetchOn ? "running" : "off"));
             NbdSession.Export export = new NbdSession.Export(o.get("--export-name", machine), "sluice machine " + machine, engine);
             NbdServer server;
             if (unix != null) {
@@ -318,6 +325,16 @@ public final class Main {
             warm.setDaemon(true);
             warm.setPriority(Thread.MIN_PRIORITY);
             warm.start();
+
+            HttpClient http;
+            try {
+                http = httpInit.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IOException("cannot set up the HTTP client: " + e.getCause(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
 
             // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
             // phase and answers with what to prefetch first.
@@ -447,11 +464,11 @@ public final class Main {
         }
 
         /** Geometry from the control plane, or from the cache dir when the control plane is unreachable. */
-        private CacheDir.Identity identity(HttpClient http, URI base, String machine, String token, CacheDir dir) throws IOException {
+        private CacheDir.Identity identity(URI base, String machine, String token, CacheDir dir) throws IOException {
             CacheDir.Identity saved = dir.loadIdentity();
             MachineInfo info;
             try {
-                info = HttpBlockSource.fetchMachine(http, base, machine, token, Duration.ofSeconds(10));
+                info = HttpBlockSource.fetchMachine(base, machine, token, Duration.ofSeconds(10));
             } catch (IOException e) {
                 if (saved != null && saved.machineId().equals(machine)) {
                     log.accept("agent: control plane unreachable (" + e.getMessage() + "); serving from the cache, geometry from "

@@ -87,21 +87,31 @@ public final class HttpBlockSource implements BlockSource {
         return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     }
 
-    /** Fetches the machine document: {@code GET /api/v1/machines/{id}}. One attempt. */
-    public static MachineInfo fetchMachine(HttpClient http, URI base, String machineId, String token, Duration timeout) throws IOException {
-        HttpRequest req = HttpRequest.newBuilder(resolve(base, "/api/v1/machines/" + enc(machineId)))
-                .timeout(timeout).header("Authorization", "Bearer " + token).header("Accept", "application/json").GET().build();
-        try {
-            HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
-            if (resp.statusCode() != 200) throw new IOException("GET machine " + machineId + ": HTTP " + resp.statusCode());
-            return MachineInfo.parse(machineId, resp.body());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+    /**
+     * Fetches the machine document, {@code GET /api/v1/machines/{id}}, over one plain blocking connection
+     * ({@link BlockRunClient}): it is on the boot path (no export before the geometry is known), and java.net.http
+     * costs a fresh JVM a few hundred milliseconds of class loading and TLS set-up first. One attempt; every socket
+     * read waits at most {@code timeout}.
+     */
+    public static MachineInfo fetchMachine(URI base, String machineId, String token, Duration timeout) throws IOException {
+        int millis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        BlockRunClient client = new BlockRunClient(base, millis);
+        String path = base.getRawPath() == null ? "" : base.getRawPath();
+        if (path.endsWith("/")) path = path.substring(0, path.length() - 1);
+        try (BlockRunClient.Response resp = client.get(path + "/api/v1/machines/" + enc(machineId), token, "application/json", millis)) {
+            if (resp.status != 200) throw new IOException("GET machine " + machineId + ": HTTP " + resp.status);
+            byte[] body = resp.body.readNBytes(MAX_MACHINE_DOCUMENT + 1);
+            if (body.length > MAX_MACHINE_DOCUMENT) throw new IOException("GET machine " + machineId + ": document over " + MAX_MACHINE_DOCUMENT + " bytes");
+            return MachineInfo.parse(machineId, new String(body, StandardCharsets.UTF_8));
         } catch (IllegalArgumentException e) {
             throw new IOException("machine " + machineId + ": " + e.getMessage(), e);
+        } finally {
+            client.close();
         }
     }
+
+    /** The machine document is a few hundred bytes; more than this is not one. */
+    static final int MAX_MACHINE_DOCUMENT = 1 << 20;
 
     @Override
     public void fetch(long start, int count, long deadlineNanos, Sink sink) throws IOException {

@@ -57,7 +57,7 @@ class HttpBlockSourceTest {
 
     @Test
     void machineDocumentGivesImageAndGeometry() throws IOException {
-        MachineInfo m = HttpBlockSource.fetchMachine(http, cp.baseUri(), cp.machineId, cp.token, Duration.ofSeconds(5));
+        MachineInfo m = HttpBlockSource.fetchMachine(cp.baseUri(), cp.machineId, cp.token, Duration.ofSeconds(5));
         assertEquals(cp.imageId, m.imageId());
         assertEquals(geometry, m.geometry());
     }
