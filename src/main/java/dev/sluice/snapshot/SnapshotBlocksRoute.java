@@ -119,7 +119,7 @@ public class SnapshotBlocksRoute {
                     throw ApiException.notFound("machine " + machineId);
                 }
                 operationId = ResourceId.OPERATION.require("operationId", rawOperation);
-                length = contentLength(request.getHeader("Content-Length"));
+                length = UploadPipeline.contentLength(request.getHeader("Content-Length"));
                 if (length != null && length > SnapshotUploadService.MAX_BATCH_BYTES) {
                     throw new ApiException(ProblemType.PAYLOAD_TOO_LARGE, "a block batch is at most " + SnapshotUploadService.MAX_BATCH_BYTES + " bytes");
                 }
@@ -162,17 +162,6 @@ public class SnapshotBlocksRoute {
     private static void refuse(RoutingContext rc, Throwable failure) {
         rc.response().putHeader("Connection", "close");
         ProblemWriter.write(rc, failure);
-    }
-
-    private static Long contentLength(String header) {
-        if (header == null) {
-            return null;
-        }
-        try {
-            return Long.parseLong(header.trim());
-        } catch (NumberFormatException e) {
-            throw ApiException.field(ProblemType.INVALID_PARAMETER, "Content-Length", "not a number");
-        }
     }
 
     void stop(@Observes ShutdownEvent event) {

@@ -85,7 +85,7 @@ public class ContentUploadRoute {
             try {
                 ResourceId.IMAGE.require("id", id);
                 ContentRange range = ContentRange.parse(request.getHeader("Content-Range"));
-                Long length = contentLength(request.getHeader("Content-Length"));
+                Long length = UploadPipeline.contentLength(request.getHeader("Content-Length"));
                 byte[] digest = contentDigest(request.getHeader("Content-Digest"));
                 begin(rc, eventLoop, body, caller.tenantId(), id, range, length, digest);
             } catch (RuntimeException e) {
@@ -182,17 +182,6 @@ public class ContentUploadRoute {
             }
         }
         throw ApiException.field(ProblemType.INVALID_PARAMETER, "Content-Digest", "expected sha-256=:<base64 of 32 bytes>:");
-    }
-
-    private static Long contentLength(String header) {
-        if (header == null) {
-            return null;
-        }
-        try {
-            return Long.parseLong(header.trim());
-        } catch (NumberFormatException e) {
-            throw ApiException.field(ProblemType.INVALID_PARAMETER, "Content-Length", "not a number");
-        }
     }
 
     void stop(@Observes ShutdownEvent event) {

@@ -4,6 +4,8 @@ import dev.sluice.blockstore.BlockDigest;
 import dev.sluice.blockstore.BlockStore;
 import dev.sluice.blockstore.ZeroBlocks;
 import dev.sluice.manifest.ManifestFormat;
+import dev.sluice.platform.problem.ApiException;
+import dev.sluice.platform.problem.ProblemType;
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -39,6 +41,18 @@ public final class UploadPipeline {
      * arrives (before authentication finishes), so no chunk can be lost; it pauses the request whenever more than
      * {@link #MAX_QUEUED_BYTES} wait, and the pipeline resumes it as it drains.
      */
+    /** An upload's Content-Length header as a number, or null without one; one that is not a number is a 400. */
+    public static Long contentLength(String header) {
+        if (header == null) {
+            return null;
+        }
+        try {
+            return Long.parseLong(header.trim());
+        } catch (NumberFormatException e) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, "Content-Length", "not a number");
+        }
+    }
+
     public static final class Body {
         private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
         private final Runnable pause;
