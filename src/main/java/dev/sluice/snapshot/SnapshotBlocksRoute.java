@@ -93,14 +93,7 @@ public class SnapshotBlocksRoute {
     void uploadSnapshotBlocks(RoutingContext rc) {
         HttpServerRequest request = rc.request();
         Context eventLoop = vertx.getOrCreateContext();
-        UploadPipeline.Body body = new UploadPipeline.Body(
-                () -> eventLoop.runOnContext(v -> request.pause()),
-                () -> eventLoop.runOnContext(v -> request.resume()));
-        request.handler(body::offer);
-        request.endHandler(v -> body.end());
-        request.exceptionHandler(t -> body.abort());
-        request.connection().closeHandler(v -> body.abort());
-        request.pause();
+        UploadPipeline.Body body = UploadPipeline.Body.of(vertx, request);
         String rawMachine = rc.pathParam("id");
         String rawOperation = rc.pathParam("operationId");
         auth.require(rc, Role.Names.TENANT_MEMBER, Role.Names.MACHINE).subscribe().with(caller -> {

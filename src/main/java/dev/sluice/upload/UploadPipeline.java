@@ -6,7 +6,10 @@ import dev.sluice.blockstore.ZeroBlocks;
 import dev.sluice.manifest.ManifestFormat;
 import dev.sluice.platform.problem.ApiException;
 import dev.sluice.platform.problem.ProblemType;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
@@ -54,6 +57,23 @@ public final class UploadPipeline {
     }
 
     public static final class Body {
+        /**
+         * The body of {@code request}, fed by its handlers and paused until read: flow control (pause when the queue
+         * is full, resume when it drained) runs on the request's event loop; an error or a closed connection aborts it.
+         */
+        public static Body of(Vertx vertx, HttpServerRequest request) {
+            Context eventLoop = vertx.getOrCreateContext();
+            Body body = new Body(
+                    () -> eventLoop.runOnContext(v -> request.pause()),
+                    () -> eventLoop.runOnContext(v -> request.resume()));
+            request.handler(body::offer);
+            request.endHandler(v -> body.end());
+            request.exceptionHandler(t -> body.abort());
+            request.connection().closeHandler(v -> body.abort());
+            request.pause();
+            return body;
+        }
+
         private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
         private final Runnable pause;
         private final Runnable resume;
