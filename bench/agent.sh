@@ -97,16 +97,8 @@ image ${IMAGE_MIB} MiB from /dev/urandom; fio jobs ${DURATION} s; work dir $WORK
 echo "$HEADER"
 
 # ---------------------------------------------------------------------------------------------- build
-if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
-  log "building the embedded control plane and the agent"
-  mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
-    || { tail -50 "$WORK/build.log" >&2; log "control plane build failed"; exit 1; }
-  mvn -B -q -f agent/pom.xml package -DskipTests >>"$WORK/build.log" 2>&1 \
-    || { tail -50 "$WORK/build.log" >&2; log "agent build failed"; exit 1; }
-fi
+build_sluice agent
 AGENT_JAR=$REPO/agent/target/sluice-agent.jar
-[[ -f target/quarkus-app/quarkus-run.jar ]] || { log "target/quarkus-app/quarkus-run.jar missing"; exit 1; }
-[[ -f "$AGENT_JAR" ]] || { log "$AGENT_JAR missing"; exit 1; }
 
 log "writing ${IMAGE_MIB} MiB of /dev/urandom to $WORK/disk.raw"
 head -c "$SIZE" /dev/urandom >"$WORK/disk.raw"
@@ -114,7 +106,7 @@ sync "$WORK/disk.raw"
 
 # ---------------------------------------------------------------------------------------------- control plane, nginx
 PORT=$(free_port)
-ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ADMIN=$(rand_hex 24)
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$WORK/data"
 SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=127.0.0.1 \
@@ -158,14 +150,7 @@ NGINX_URL=http://127.0.0.1:$NPORT/disk.raw
 wait_http "$NGINX_URL" "$!" nginx 2>/dev/null || { cat "$WORK/nginx/error.log" >&2; exit 1; }
 log "started nginx (pid $!) on $NGINX_URL"
 
-api() {
-  local code
-  code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
-        -H 'Content-Type: application/json' ${4:+--data "$4"})
-  if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
-  cat "$WORK/body"
-}
-SUFFIX=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SUFFIX=$(rand_hex 4)
 TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"agentbench-$SUFFIX\"}" | jq -r .id)
 MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-member"}' | jq -r .secret)
 IMAGE=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"agentbench-$SUFFIX\",\"sizeBytes\":$SIZE}" | jq -r .id)
@@ -216,9 +201,9 @@ wait_complete() {
   log "agent $name: prefetch not complete after 2 h"; return 1
 }
 
-# fio_run NAME URI RW BS QD: JSON into $WORK/fio-NAME.json
+# fio_run NAME URI RW BS QD [BYTES]: JSON into $WORK/fio-NAME.json; fio works on the first BYTES (default: the disk)
 fio_run() {
-  fio --name="$1" --ioengine=nbd --uri="$2" --size="$SIZE" --time_based --runtime="$DURATION" --rw="$3" --bs="$4" \
+  fio --name="$1" --ioengine=nbd --uri="$2" --size="${6:-$SIZE}" --time_based --runtime="$DURATION" --rw="$3" --bs="$4" \
       --iodepth="$5" --numjobs=1 --randrepeat=1 --output-format=json >"$WORK/fio-$1.out" 2>"$WORK/fio-$1.err" \
     || { cat "$WORK/fio-$1.out" "$WORK/fio-$1.err" >&2; log "fio $1 failed"; return 0; }
   # fio's nbd engine prints "fio: connected to NBD server" on stdout before the JSON
@@ -405,19 +390,12 @@ for _ in $(seq 1 $((DURATION * 4 + 60))); do
   if (( p * 4 >= SIZE / bsz )); then PFX_BYTES_READ=$(( (p - 1) * bsz / 4096 * 4096 )); PFX_PRESENT=$p; break; fi
   sleep 0.5
 done
-# fio_prefix NAME: 4 KiB QD1 random reads of the first PFX_BYTES_READ bytes of the pfx agent
-fio_prefix() {
-  fio --name="$1" --ioengine=nbd --uri="$(uri "$WORK/pfx.sock")" --size="$PFX_BYTES_READ" --time_based \
-      --runtime="$DURATION" --rw=randread --bs=4k --iodepth=1 --numjobs=1 --randrepeat=1 --output-format=json \
-      >"$WORK/fio-$1.out" 2>"$WORK/fio-$1.err" || log "fio $1 failed"
-  sed -n '/^{/,$p' "$WORK/fio-$1.out" >"$WORK/fio-$1.json"
-}
 if (( PFX_BYTES_READ > 0 )); then
-  fio_prefix lat-pfx
+  fio_run lat-pfx "$(uri "$WORK/pfx.sock")" randread 4k 1 "$PFX_BYTES_READ"
   PFX_STATE=$(status_json pfx 2>/dev/null | jq -r '"\(.prefetch), \(.blocks.present)/\(.blocks.total) present, \(.fetched.blocks) fetched"' || echo '?')
   wait_complete pfx "$PFX_PID" >/dev/null
   note_load "4 latency idle, present prefix"
-  fio_prefix lat-pfx-idle
+  fio_run lat-pfx-idle "$(uri "$WORK/pfx.sock")" randread 4k 1 "$PFX_BYTES_READ"
 else
   log "4: prefetch did not reach a quarter of the disk in time"
 fi

@@ -50,14 +50,9 @@ if [[ -n "${SLUICE_URL:-}" ]]; then
   ADMIN=${SLUICE_BOOTSTRAP_TOKEN:?SLUICE_URL needs SLUICE_BOOTSTRAP_TOKEN (a platform-admin token)}
   echo "bench: using the running server at $BASE"
 else
-  if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
-    echo "bench: building the embedded jar (mvn -B -q package -DskipTests -Dquarkus.profile=embedded)"
-    mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
-      || { tail -50 "$WORK/build.log" >&2; echo "bench: build failed" >&2; exit 1; }
-  fi
-  [[ -f target/quarkus-app/quarkus-run.jar ]] || { echo "bench: target/quarkus-app/quarkus-run.jar missing" >&2; exit 1; }
+  build_sluice
   PORT=$(free_port)
-  ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  ADMIN=$(rand_hex 24)
   BASE=http://127.0.0.1:$PORT
   mkdir -p "$WORK/data"
   SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=127.0.0.1 \
@@ -78,19 +73,8 @@ if [[ -z "$ready" ]]; then
   exit 1
 fi
 
-# api METHOD PATH TOKEN [JSON]: prints the body, fails on a non-2xx answer
-api() {
-  local out code
-  out=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
-        -H 'Content-Type: application/json' ${4:+--data "$4"})
-  code=$out
-  if [[ "$code" != 2* ]]; then
-    echo "bench: $1 $2 answered $code: $(cat "$WORK/body")" >&2; return 1
-  fi
-  cat "$WORK/body"
-}
 
-SUFFIX=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SUFFIX=$(rand_hex 4)
 TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"bench-$SUFFIX\"}" | jq -r .id)
 VIEWER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-viewer"}' | jq -r .secret)
 MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench-writer","role":"tenant-member"}' | jq -r .secret)

@@ -104,19 +104,14 @@ echo "$HEADER"
 echo "load1 at start: $(load1); busy processes: $(others)"
 
 # ---------------------------------------------------------------------------------------------- build + start
-if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
-  log "building the embedded jar (mvn -B -q package -DskipTests -Dquarkus.profile=embedded)"
-  mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
-    || { tail -50 "$WORK/build.log" >&2; log "build failed"; exit 1; }
-fi
-[[ -f target/quarkus-app/quarkus-run.jar ]] || { log "target/quarkus-app/quarkus-run.jar missing"; exit 1; }
+build_sluice
 
 log "writing ${IMAGE_MIB} MiB of /dev/urandom to $WORK/disk.raw"
 head -c "$SIZE" /dev/urandom >"$WORK/disk.raw"
 sync "$WORK/disk.raw"
 
 PORT=$(free_port)
-ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ADMIN=$(rand_hex 24)
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$WORK/data"
 SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=127.0.0.1 \
@@ -160,16 +155,8 @@ NGINX_URL=http://127.0.0.1:$NPORT/disk.raw
 log "started nginx (pid $NGINX_PID) on $NGINX_URL"
 wait_http "$NGINX_URL" "$NGINX_PID" nginx 2>/dev/null || { cat "$WORK/nginx/error.log" "$WORK/nginx/stdout.log" >&2; exit 1; }
 
-# api METHOD PATH TOKEN [JSON]: prints the body, fails on a non-2xx answer
-api() {
-  local code
-  code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
-        -H 'Content-Type: application/json' ${4:+--data "$4"})
-  if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
-  cat "$WORK/body"
-}
 
-SUFFIX=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SUFFIX=$(rand_hex 4)
 TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"bench-$SUFFIX\"}" | jq -r .id)
 MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-member"}' | jq -r .secret)
 CREATE="{\"name\":\"blocks-$SUFFIX\",\"sizeBytes\":$SIZE${BLOCK_SIZE:+,\"blockSize\":$BLOCK_SIZE}}"

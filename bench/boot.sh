@@ -94,15 +94,8 @@ DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
 echo "bench/boot.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $COMMIT$DIRTY  nproc $(nproc)  $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)  loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$(java -version 2>&1 | head -1); $(qemu-system-x86_64 --version | head -1) (TCG); curl $(curl --version | awk 'NR==1 {print $2}')"
 echo "sizes (MiB): $SIZES; links: $LINKS (emulated: netns + veth, tc tbf at the rate on both ends, no added delay: no sch_netem in this kernel); ext4 ${FS_MIB} MiB + /dev/urandom filler after it"
-if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
-  log "building the embedded control plane and the agent"
-  mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
-    || { tail -50 "$WORK/build.log" >&2; log "control plane build failed"; exit 1; }
-  mvn -B -q -f agent/pom.xml package -DskipTests >>"$WORK/build.log" 2>&1 \
-    || { tail -50 "$WORK/build.log" >&2; log "agent build failed"; exit 1; }
-fi
+build_sluice agent
 AGENT_JAR=$REPO/agent/target/sluice-agent.jar
-[[ -f target/quarkus-app/quarkus-run.jar && -f "$AGENT_JAR" ]] || { log "builds missing (target/quarkus-app, $AGENT_JAR)"; exit 1; }
 
 # ---------------------------------------------------------------------------------------------- the guest
 SCRIPT=src/test/resources/guest/build-guest.sh
@@ -131,7 +124,7 @@ if [[ " $LINKS " != " loopback " ]]; then
   HOST_IP=10.77.0.1
 fi
 PORT=$(free_port)
-ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ADMIN=$(rand_hex 24)
 BASE=http://$HOST_IP:$PORT
 mkdir -p "$WORK/data"
 SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=$HOST_IP \
@@ -141,14 +134,7 @@ PIDS+=("$CP_PID")
 log "control plane (pid $CP_PID) on $BASE"
 for _ in $(seq 1 120); do curl -fsS -o /dev/null "$BASE/q/health/ready" 2>/dev/null && break; kill -0 "$CP_PID" || exit 1; sleep 0.5; done
 
-api() {
-  local code
-  code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
-        -H 'Content-Type: application/json' ${4:+--data "$4"})
-  if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
-  cat "$WORK/body"
-}
-SUFFIX=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SUFFIX=$(rand_hex 4)
 TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"bootbench-$SUFFIX\"}" | jq -r .id)
 MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-member"}' | jq -r .secret)
 
@@ -166,7 +152,7 @@ link() {
 BIOS=()
 [[ -f /usr/share/qemu/qboot.rom ]] && BIOS=(-bios /usr/share/qemu/qboot.rom)
 boot_vm() {
-  NONCE=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  NONCE=$(rand_hex 6)
   : >"$1/serial.log"
   qemu-system-x86_64 -machine accel=tcg -m 512 -nodefaults -nographic -monitor none -no-reboot -serial "file:$1/serial.log" \
     "${BIOS[@]}" -kernel "$GUEST/vmlinux" -initrd "$GUEST/initrd.img" \

@@ -44,3 +44,29 @@ others() {
 }
 cpu_secs() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+# rand_hex BYTES: that many random bytes in hex (bootstrap tokens, name suffixes)
+rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+# build_sluice [agent]: unless BENCH_SKIP_BUILD=1, packages the embedded control plane (and, with "agent", the agent)
+# into target/ and agent/target/ (the log in $WORK/build.log); then exits unless the jars are there
+build_sluice() {
+  if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
+    log "building the embedded control plane${1:+ and the agent}"
+    mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
+      || { tail -50 "$WORK/build.log" >&2; log "control plane build failed"; exit 1; }
+    if [[ "${1:-}" == agent ]]; then
+      mvn -B -q -f agent/pom.xml package -DskipTests >>"$WORK/build.log" 2>&1 \
+        || { tail -50 "$WORK/build.log" >&2; log "agent build failed"; exit 1; }
+    fi
+  fi
+  [[ -f target/quarkus-app/quarkus-run.jar ]] || { log "target/quarkus-app/quarkus-run.jar missing"; exit 1; }
+  if [[ "${1:-}" == agent && ! -f agent/target/sluice-agent.jar ]]; then log "agent/target/sluice-agent.jar missing"; exit 1; fi
+}
+# api METHOD PATH TOKEN [JSON]: a request to the control plane at $BASE; prints the body, or logs the answer and fails
+# on a non-2xx status (the body goes through $WORK/body)
+api() {
+  local code
+  code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
+        -H 'Content-Type: application/json' ${4:+--data "$4"})
+  if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
+  cat "$WORK/body"
+}

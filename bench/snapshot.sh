@@ -132,16 +132,8 @@ image ${IMAGE_MIB} MiB from /dev/urandom, hydrated before the snapshots; dirty s
 echo "$HEADER"
 
 # ---------------------------------------------------------------------------------------------- build
-if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
-  log "building the embedded control plane and the agent"
-  mvn -B -q package -DskipTests -Dquarkus.profile=embedded >"$WORK/build.log" 2>&1 \
-    || { tail -50 "$WORK/build.log" >&2; log "control plane build failed"; exit 1; }
-  mvn -B -q -f agent/pom.xml package -DskipTests >>"$WORK/build.log" 2>&1 \
-    || { tail -50 "$WORK/build.log" >&2; log "agent build failed"; exit 1; }
-fi
+build_sluice agent
 AGENT_JAR=$REPO/agent/target/sluice-agent.jar
-[[ -f target/quarkus-app/quarkus-run.jar ]] || { log "target/quarkus-app/quarkus-run.jar missing"; exit 1; }
-[[ -f "$AGENT_JAR" ]] || { log "$AGENT_JAR missing"; exit 1; }
 
 log "writing ${IMAGE_MIB} MiB of /dev/urandom to $WORK/disk.raw"
 head -c "$SIZE" /dev/urandom >"$WORK/disk.raw"
@@ -149,7 +141,7 @@ sync "$WORK/disk.raw"
 
 # ---------------------------------------------------------------------------------------------- control plane
 PORT=$(free_port)
-ADMIN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ADMIN=$(rand_hex 24)
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$WORK/data"
 SLUICE_DATA_DIR="$WORK/data" SLUICE_BOOTSTRAP_TOKEN="$ADMIN" SLUICE_HTTP_PORT="$PORT" SLUICE_HTTP_HOST=127.0.0.1 \
@@ -159,13 +151,6 @@ CP_PID=$!
 log "started the control plane (pid $CP_PID) on $BASE"
 wait_http "$BASE/q/health/ready" "$CP_PID" "the control plane"
 
-api() {
-  local code
-  code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $3" \
-        -H 'Content-Type: application/json' ${4:+--data "$4"})
-  if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
-  cat "$WORK/body"
-}
 # put_content IMAGE FILE: curl -T FILE to the image's content; prints curl's time_total, or FAIL
 put_content() {
   local out code t
@@ -176,7 +161,7 @@ put_content() {
   if [[ "$code" == 2* && "$(jq -r '.state // empty' "$WORK/upload.json")" == available ]]; then echo "$t"
   else log "upload of $2 answered $code: $(head -c 2000 "$WORK/upload.json")"; echo FAIL; fi
 }
-SUFFIX=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SUFFIX=$(rand_hex 4)
 TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"snapbench-$SUFFIX\"}" | jq -r .id)
 MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-member"}' | jq -r .secret)
 IMAGE=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-$SUFFIX\",\"sizeBytes\":$SIZE}" | jq -r .id)
