@@ -21,19 +21,28 @@
 # Links: "loopback" (agent, curl and control plane in the host's network namespace; the control plane listens on
 # the host end of the veth, which the host reaches over lo) and emulated links: the agent and curl run in a network
 # namespace joined by a veth pair (10.77.0.1 host / 10.77.0.2 namespace) with `tc qdisc tbf rate R` on both ends.
-# No added delay: this machine's kernel has no sch_netem (nor fq for timestamp pacing), so the round trip is the
-# veth's (tens of microseconds); the table prints the guest's demand waits, and each would cost one extra round
-# trip on a real link. qemu stays in the host namespace: its disk is a unix socket.
+# A link named RATE+Dms (1gbit+1ms) also has a one-way delay of D ms in each direction: this machine's kernel has
+# no sch_netem (nor fq, etf, nft_queue), so bench/DelayProxy.java, a userspace TCP proxy in the namespace, holds
+# every chunk D ms in each direction between the agent (or curl) and the veth; the header prints the round trip
+# measured through it (a one-byte ping to an echo server on the host end), and each link's notes its CPU time.
+# qemu stays in the host namespace: its disk is a unix socket.
+#
+# Runs: each link is measured BENCH_RUNS times (default 3), in rounds of stream-1st, stream-2nd, copy-first, each
+# streaming boot with a fresh machine and agent; the rows print the median and the range (min-max). copy-first
+# downloads once (the first round; its time is the download's) and boots its local copy in every round (the guest's
+# file system is restored from the download before each boot): its time-to-ready is download + median boot.
 #
 # Run from the repository root, as root (ip netns, tc), with java, mvn, curl, jq, qemu-system-x86_64, e2fsck,
 # resize2fs, ip, tc:
-#   bench/boot.sh                                    # build, 1 and 3 GiB, loopback + 1gbit + 100mbit (~14 min + build)
+#   bench/boot.sh                                    # build, 1 and 3 GiB, loopback 1gbit 1gbit+1ms 100mbit+1ms, 3 runs (~17 min + build)
 #   BENCH_SIZES=1024 BENCH_LINKS=loopback bench/boot.sh   # quick subset
 #   BENCH_SKIP_BUILD=1 bench/boot.sh                 # reuse target/quarkus-app (embedded) and agent/target/sluice-agent.jar
 #
 # Environment:
 #   BENCH_SIZES       image sizes in MiB (default "1024 3072")
-#   BENCH_LINKS       any of loopback 1gbit 100mbit (default all three; any tc rate like 500mbit works)
+#   BENCH_LINKS       loopback, a tc rate (1gbit, 100mbit, 500mbit) or a rate with a delay (1gbit+1ms), default
+#                     "loopback 1gbit 1gbit+1ms 100mbit+1ms"
+#   BENCH_RUNS        rounds per link (default 3; medians and ranges are printed)
 #   BENCH_FS_MIB      size of the guest's ext4 file system inside the image (default 256)
 #   BENCH_GUEST_DIR   a built guest (vmlinuz, initrd.img, rootfs.img); default the cache LinuxGuestBootTest uses,
 #                     built with build-guest.sh if missing
@@ -41,22 +50,24 @@
 set -euo pipefail
 
 SIZES=${BENCH_SIZES:-1024 3072}
-LINKS=${BENCH_LINKS:-loopback 1gbit 100mbit}
+LINKS=${BENCH_LINKS:-loopback 1gbit 1gbit+1ms 100mbit+1ms}
+RUNS=${BENCH_RUNS:-3}
 FS_MIB=${BENCH_FS_MIB:-256}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 REPO=$(pwd)
 [[ $EUID -eq 0 ]] || { log "run as root (network namespace, tc)"; exit 1; }
-for tool in java mvn curl jq qemu-system-x86_64 e2fsck resize2fs ip tc awk sha256sum; do
+for tool in java javac mvn curl jq qemu-system-x86_64 e2fsck resize2fs ip tc awk sha256sum; do
   command -v "$tool" >/dev/null || { log "$tool is missing"; exit 1; }
 done
 for s in $SIZES; do
   [[ "$s" =~ ^[1-9][0-9]*$ && $s -gt $FS_MIB ]] || { log "BENCH_SIZES: $s is not a size in MiB above BENCH_FS_MIB ($FS_MIB)"; exit 1; }
 done
 for l in $LINKS; do
-  [[ "$l" == loopback || "$l" =~ ^[0-9]+[kmg]bit$ ]] || { log "BENCH_LINKS: $l is neither loopback nor a rate like 1gbit"; exit 1; }
+  [[ "$l" == loopback || "$l" =~ ^[0-9]+[kmg]bit(\+[0-9]+(\.[0-9]+)?ms)?$ ]] || { log "BENCH_LINKS: $l is neither loopback nor a rate like 1gbit or 1gbit+1ms"; exit 1; }
 done
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { log "BENCH_RUNS: $RUNS is not a count"; exit 1; }
 
 TMPBASE=${BENCH_TMPDIR:-/tmp}
 if [[ -z "${BENCH_TMPDIR:-}" ]] && [[ "$(stat -f -c %T /tmp)" == tmpfs || "$(stat -f -c %T /tmp)" == ramfs ]]; then
@@ -86,14 +97,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 
 # ---------------------------------------------------------------------------------------------- header, build
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo '+dirty' || true)
 echo "bench/boot.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $COMMIT$DIRTY  nproc $(nproc)  $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)  loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$(java -version 2>&1 | head -1); $(qemu-system-x86_64 --version | head -1) (TCG); curl $(curl --version | awk 'NR==1 {print $2}')"
-echo "sizes (MiB): $SIZES; links: $LINKS (emulated: netns + veth, tc tbf at the rate on both ends, no added delay: no sch_netem in this kernel); ext4 ${FS_MIB} MiB + /dev/urandom filler after it"
+echo "sizes (MiB): $SIZES; links: $LINKS (emulated: netns + veth, tc tbf at the rate on both ends; +Dms: bench/DelayProxy.java holds each chunk D ms each way, no sch_netem in this kernel); ext4 ${FS_MIB} MiB + /dev/urandom filler after it; $RUNS runs per link"
 build_sluice agent
 AGENT_JAR=$REPO/agent/target/sluice-agent.jar
 
@@ -123,6 +134,49 @@ if [[ " $LINKS " != " loopback " ]]; then
   ip -n "$NS" addr add 10.77.0.2/24 dev "$VN"; ip -n "$NS" link set "$VN" up; ip -n "$NS" link set lo up
   HOST_IP=10.77.0.1
 fi
+
+# start_proxy TARGET_HOST:PORT DELAY (e.g. 1ms): bench/DelayProxy.java in the namespace, on 127.0.0.1, forwarding to
+# TARGET with DELAY each way; sets PROXY_PID and PROXY_PORT. stop_proxy ends it.
+PROXY_PID=
+start_proxy() {
+  local us log=$WORK/proxy.log
+  us=$(awk -v d="${2%ms}" 'BEGIN {printf "%d", d * 1000}')
+  PROXY_PORT=$(free_port)
+  ip netns exec "$NS" java -Xmx64m -XX:+UseSerialGC -cp "$WORK/proxy" DelayProxy proxy "127.0.0.1:$PROXY_PORT" "$1" "$us" >"$log" 2>&1 &
+  PROXY_PID=$!
+  PIDS+=("$PROXY_PID")
+  for _ in $(seq 1 200); do grep -q 'delay proxy on' "$log" && return 0; kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.05; done
+  cat "$log" >&2; log "the delay proxy did not start"; return 1
+}
+stop_proxy() { [[ -z "$PROXY_PID" ]] || stop_pid "$PROXY_PID"; PROXY_PID=; }
+# shape RATE: tbf at RATE on both ends of the veth
+shape() {
+  # burst: 128 KiB, 1 ms at 1 Gbit/s (tbf splits larger GSO packets); queue: up to 20 ms of data
+  tc qdisc replace dev "$VH" root tbf rate "$1" burst 128kb latency 20ms
+  ip netns exec "$NS" tc qdisc replace dev "$VN" root tbf rate "$1" burst 128kb latency 20ms
+}
+# The round trip of every delayed link, through the proxy and without it (one-byte pings to an echo server on the
+# host end of the veth, after 20 unmeasured ones), printed in the header.
+if [[ "$LINKS" == *ms* ]]; then
+  mkdir -p "$WORK/proxy"
+  javac -d "$WORK/proxy" bench/DelayProxy.java
+  EPORT=$(free_port)
+  java -cp "$WORK/proxy" DelayProxy echo "$HOST_IP:$EPORT" >"$WORK/echo.log" 2>&1 &
+  ECHO_PID=$!
+  PIDS+=("$ECHO_PID")
+  for _ in $(seq 1 200); do grep -q 'echo on' "$WORK/echo.log" && break; sleep 0.05; done
+  for l in $LINKS; do
+    [[ $l == *+*ms ]] || continue
+    shape "${l%%+*}"
+    start_proxy "$HOST_IP:$EPORT" "${l#*+}"
+    via=$(ip netns exec "$NS" java -cp "$WORK/proxy" DelayProxy ping "127.0.0.1:$PROXY_PORT" 200)
+    direct=$(ip netns exec "$NS" java -cp "$WORK/proxy" DelayProxy ping "$HOST_IP:$EPORT" 200)
+    stop_proxy
+    read -r _ vm vmin vmax <<<"$via"; read -r _ dm dmin dmax <<<"$direct"
+    echo "link $l: round trip (1-byte ping, median of 200, min-max) $vm ms ($vmin-$vmax) through the delay proxy; $dm ms ($dmin-$dmax) without it"
+  done
+  stop_pid "$ECHO_PID"
+fi
 PORT=$(free_port)
 ADMIN=$(rand_hex 24)
 BASE=http://$HOST_IP:$PORT
@@ -134,18 +188,23 @@ PIDS+=("$CP_PID")
 log "control plane (pid $CP_PID) on $BASE"
 for _ in $(seq 1 120); do curl -fsS -o /dev/null "$BASE/q/health/ready" 2>/dev/null && break; kill -0 "$CP_PID" || exit 1; sleep 0.5; done
 
+# link NAME: shape the veth (both directions) for an emulated link and, for RATE+Dms, start the delay proxy to the
+# control plane; sets IN (the prefix that runs a command on the link) and LINK_BASE (the control plane seen from it)
+link() {
+  stop_proxy
+  LINK_BASE=$BASE
+  if [[ $1 == loopback ]]; then IN=(); return; fi
+  shape "${1%%+*}"
+  IN=(ip netns exec "$NS")
+  if [[ $1 == *+*ms ]]; then
+    start_proxy "$HOST_IP:$PORT" "${1#*+}"
+    LINK_BASE=http://127.0.0.1:$PROXY_PORT
+  fi
+}
+
 SUFFIX=$(rand_hex 4)
 TENANT=$(api POST /api/v1/tenants "$ADMIN" "{\"name\":\"bootbench-$SUFFIX\"}" | jq -r .id)
 MEMBER=$(api POST "/api/v1/tenants/$TENANT/tokens" "$ADMIN" '{"name":"bench","role":"tenant-member"}' | jq -r .secret)
-
-# link NAME: shape the veth (both directions) for an emulated link; IN is the prefix that runs a command on it
-link() {
-  if [[ $1 == loopback ]]; then IN=(); return; fi
-  # burst: 128 KiB, 1 ms at 1 Gbit/s (tbf splits larger GSO packets); queue: up to 20 ms of data
-  tc qdisc replace dev "$VH" root tbf rate "$1" burst 128kb latency 20ms
-  ip netns exec "$NS" tc qdisc replace dev "$VN" root tbf rate "$1" burst 128kb latency 20ms
-  IN=(ip netns exec "$NS")
-}
 
 # boot_vm DIR DISK: qemu (TCG) as LinuxGuest boots it (the same arguments: the uncompressed kernel's PVH entry, qboot,
 # no default devices); every mode boots this way; sets VM_PID and NONCE
@@ -177,22 +236,24 @@ end_vm() {   # the guest powers itself off after the marker
 metric() { awk -v m="$1" '$1 == m {print $2}' "$2"; }
 
 # stream DIR [agent options]: a fresh machine (named after DIR) and agent on the link, a boot; sets READY_S, START_S
-# (agent start to its NBD socket, when qemu starts), FETCHED, REQS, WAITS, PRIORITY
+# (agent start to its NBD socket, when qemu starts), QEMU_S (qemu start to ready), FETCHED, REQS, WAITS, PRIORITY
 stream() {
-  local dir=$1 id secret t0 t1 url
+  local dir=$1 id secret t0 tq t1 url
   shift
   mkdir -p "$dir"
   id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$(basename "$dir")-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
   secret=$(api POST "/api/v1/machines/$id/credentials" "$MEMBER" '{"name":"agent"}' | jq -r .secret)
   t0=$(now)
-  SLUICE_TOKEN="$secret" "${IN[@]}" java "${AGENT_JVM[@]}" -jar "$AGENT_JAR" run --control-plane "$BASE" --machine "$id" \
+  SLUICE_TOKEN="$secret" "${IN[@]}" java "${AGENT_JVM[@]}" -jar "$AGENT_JAR" run --control-plane "$LINK_BASE" --machine "$id" \
     --cache-dir "$dir/cache" --nbd-unix "$dir/nbd.sock" --metrics-listen 127.0.0.1:0 "$@" >"$dir/agent.log" 2>&1 &
   local agent=$!
   PIDS+=("$agent")
   for _ in $(seq 1 6000); do [[ -S "$dir/nbd.sock" ]] && break; kill -0 "$agent" || { cat "$dir/agent.log" >&2; return 1; }; sleep 0.005; done
-  START_S=$(secs "$t0" "$(now)")
+  tq=$(now)
+  START_S=$(secs "$t0" "$tq")
   boot_vm "$dir" "nbd+unix:///?socket=$dir/nbd.sock"
   t1=$(await_ready "$dir")
+  QEMU_S=$(secs "$tq" "$t1")
   url=$(grep -o 'metrics at http://[^ ]*' "$dir/agent.log" | cut -d' ' -f3)
   "${IN[@]}" curl -fsS "$url" >"$dir/metrics.txt"
   READY_S=$(secs "$t0" "$t1")
@@ -204,19 +265,28 @@ stream() {
   stop_pid "$agent"     # SIGTERM: the agent sends the rest of its first-touch misses before it exits
   rm -rf "$dir/cache"
 }
-# copy_first DIR: curl the whole disk over the link into a local file, then boot it; sets READY_S, FETCHED, COPY_S
-copy_first() {
-  local dir=$1 t0 t1 t2
+# download DIR: curl the whole disk over the link into DIR/copy.raw (copy-first's download); sets COPY_S, FETCHED,
+# and keeps the guest's file system as downloaded (DIR/fs.raw) for copy_boot to restore
+download() {
+  local dir=$1 t0
   mkdir -p "$dir"
   t0=$(now)
-  "${IN[@]}" curl -fsS -o "$dir/copy.raw" -H "Authorization: Bearer $MEMBER" "$BASE/api/v1/images/$IMAGE/disk"
+  "${IN[@]}" curl -fsS -o "$dir/copy.raw" -H "Authorization: Bearer $MEMBER" "$LINK_BASE/api/v1/images/$IMAGE/disk"
+  COPY_S=$(secs "$t0" "$(now)")
+  FETCHED=$(stat -c %s "$dir/copy.raw")
+  head -c "$(( FS_MIB * 1048576 ))" "$dir/copy.raw" >"$dir/fs.raw"
+}
+# copy_boot DIR ROUND: boot the downloaded copy (the first round right after the download; later rounds first put the
+# file system back as downloaded, written through to disk, since each boot writes to it); sets BOOT_S (qemu start
+# to ready)
+copy_boot() {
+  local dir=$1 t1 t2
+  [[ $2 == 1 ]] || dd if="$dir/fs.raw" of="$dir/copy.raw" bs=4M conv=notrunc,fsync status=none
   t1=$(now)
   boot_vm "$dir" "$dir/copy.raw"
   t2=$(await_ready "$dir")
   end_vm
-  READY_S=$(secs "$t0" "$t2"); COPY_S=$(secs "$t0" "$t1")
-  FETCHED=$(stat -c %s "$dir/copy.raw")
-  rm -f "$dir/copy.raw"
+  BOOT_S=$(secs "$t1" "$t2")
 }
 
 # upload MIB BYTES: a new image with $WORK/image.raw as its content; sets IMAGE. An upload that stalls (the server
@@ -274,6 +344,19 @@ warm_server() {
   curl -fsS -H "Authorization: Bearer $MEMBER" "${urls[@]}" || log "server warm-up failed"
 }
 
+# stats V...: "median min max" of the values (the median of an even count is the mean of the middle two)
+stats() {
+  printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f\n", m, v[1], v[NR]}'
+}
+med() { stats "$@" | cut -d' ' -f1; }
+range() { stats "$@" | awk '{printf "%.1f-%.1f", $2, $3}'; }
+# row MODE PRIORITY: the table row of the streaming mode whose per-run values are in the arrays R_READY, R_FETCH, ...
+row() {
+  printf '%-6s %-11s %-11s %8.2f %9s %9s %7s %6s %6s %9s   (agent up %s s, qemu %s s)' "$size" "$l" "$1" "$(med "${R_READY[@]}")" \
+    "$(range "${R_READY[@]}")" "$(mib "$(med "${R_FETCH[@]}")")" "$(pct "$(med "${R_FETCH[@]}")" "$bytes")" "$(med "${R_REQS[@]}" | cut -d. -f1)" \
+    "$(med "${R_WAITS[@]}" | cut -d. -f1)" "$2" "$(med "${R_UP[@]}" | awk '{printf "%.2f", $1}')" "$(med "${R_QEMU[@]}" | awk '{printf "%.2f", $1}')"
+}
+ROWS=() RATIOS=() GOALS=() NOTES=() RUNLOG=()
 for size in $SIZES; do
   bytes=$((size * 1048576))
   log "image ${size} MiB: ext4 ${FS_MIB} MiB + random filler"
@@ -285,35 +368,61 @@ for size in $SIZES; do
   for l in $LINKS; do
     link "$l"
     d=$WORK/$size-$l
-    log "$size MiB over $l: first boot (demand only); load $(cut -d' ' -f1 /proc/loadavg)"
-    stream "$d-first" --prefetch off
-    F_S=$READY_S F_B=$FETCHED
-    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s   (agent up %s s)' "$size" "$l" stream-1st "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "-" "$START_S")")
-    log "$size MiB over $l: second machine (learned order); load $(cut -d' ' -f1 /proc/loadavg)"
-    stream "$d-second"
-    S_S=$READY_S S_B=$FETCHED
-    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s   (agent up %s s)' "$size" "$l" stream-2nd "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" "$REQS" "$WAITS" "${PRIORITY:-?}" "$START_S")")
-    log "$size MiB over $l: copy-first; load $(cut -d' ' -f1 /proc/loadavg)"
-    copy_first "$d-copy"
-    C_S=$READY_S
-    ROWS+=("$(printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s   (download %s s)' "$size" "$l" copy-first "$READY_S" "$(mib "$FETCHED")" "$(pct "$FETCHED" "$bytes")" 1 - - "$COPY_S")")
-    RATIOS+=("$(printf '%-6s %-9s copy/1st %6s  copy/2nd %6s  2nd/1st %5s  fetched before ready 1st %s 2nd %s' "$size" "$l" \
+    proxy_cpu0=$( [[ -n "$PROXY_PID" ]] && cpu_secs "$PROXY_PID" || echo 0)
+    F_READY=() F_FETCH=() F_REQS=() F_WAITS=() F_UP=() F_QEMU=()
+    S_READY=() S_FETCH=() S_REQS=() S_WAITS=() S_UP=() S_QEMU=() S_PRIO=()
+    C_BOOT=()
+    for run in $(seq 1 "$RUNS"); do
+      log "$size MiB over $l, round $run/$RUNS: first boot (demand only); load $(cut -d' ' -f1 /proc/loadavg)"
+      stream "$d-first-$run" --prefetch off
+      F_READY+=("$READY_S") F_FETCH+=("$FETCHED") F_REQS+=("$REQS") F_WAITS+=("$WAITS") F_UP+=("$START_S") F_QEMU+=("$QEMU_S")
+      log "$size MiB over $l, round $run/$RUNS: second machine (learned order); load $(cut -d' ' -f1 /proc/loadavg)"
+      stream "$d-second-$run"
+      S_READY+=("$READY_S") S_FETCH+=("$FETCHED") S_REQS+=("$REQS") S_WAITS+=("$WAITS") S_UP+=("$START_S") S_QEMU+=("$QEMU_S") S_PRIO+=("${PRIORITY:-?}")
+      log "$size MiB over $l, round $run/$RUNS: copy-first; load $(cut -d' ' -f1 /proc/loadavg)"
+      if [[ $run == 1 ]]; then
+        download "$d-copy"
+        if [[ -n "$PROXY_PID" ]]; then NOTES+=("$size $l: delay proxy CPU during copy-first's download: $(cpu_delta "$proxy_cpu0" "$(cpu_secs "$PROXY_PID")") s of ${COPY_S} s"); fi
+        C_FETCH=$FETCHED
+      fi
+      copy_boot "$d-copy" "$run"
+      C_BOOT+=("$BOOT_S")
+      RUNLOG+=("$size $l round $run: 1st ${F_READY[-1]} s, 2nd ${S_READY[-1]} s, copy-first boot ${BOOT_S} s; load $(cut -d' ' -f1 /proc/loadavg)")
+    done
+    rm -f "$d-copy/copy.raw" "$d-copy/fs.raw"
+    if [[ -n "$PROXY_PID" ]]; then
+      NOTES+=("$size $l: delay proxy CPU over the link's $RUNS rounds: $(cpu_delta "$proxy_cpu0" "$(cpu_secs "$PROXY_PID")") s in all")
+    fi
+    R_READY=("${F_READY[@]}") R_FETCH=("${F_FETCH[@]}") R_REQS=("${F_REQS[@]}") R_WAITS=("${F_WAITS[@]}") R_UP=("${F_UP[@]}") R_QEMU=("${F_QEMU[@]}")
+    ROWS+=("$(row stream-1st -)")
+    R_READY=("${S_READY[@]}") R_FETCH=("${S_FETCH[@]}") R_REQS=("${S_REQS[@]}") R_WAITS=("${S_WAITS[@]}") R_UP=("${S_UP[@]}") R_QEMU=("${S_QEMU[@]}")
+    ROWS+=("$(row stream-2nd "${S_PRIO[-1]}")")
+    F_S=$(med "${F_READY[@]}") S_S=$(med "${S_READY[@]}") F_B=$(med "${F_FETCH[@]}") S_B=$(med "${S_FETCH[@]}")
+    read -r cb cmin cmax <<<"$(stats "${C_BOOT[@]}")"
+    C_S=$(awk -v a="$COPY_S" -v b="$cb" 'BEGIN {printf "%.2f", a + b}')
+    ROWS+=("$(printf '%-6s %-11s %-11s %8.2f %9s %9s %7s %6s %6s %9s   (download %s s, qemu %s s)' "$size" "$l" copy-first "$C_S" \
+      "$(awk -v a="$COPY_S" -v x="$cmin" -v y="$cmax" 'BEGIN {printf "%.1f-%.1f", a + x, a + y}')" "$(mib "$C_FETCH")" "$(pct "$C_FETCH" "$bytes")" 1 - - "$COPY_S" "$cb")")
+    RATIOS+=("$(printf '%-6s %-11s copy/1st %6s  copy/2nd %6s  2nd/1st %5s  fetched before ready 1st %s 2nd %s' "$size" "$l" \
       "$(ratio "$C_S" "$F_S")" "$(ratio "$C_S" "$S_S")" "$(ratio "$S_S" "$F_S")" "$(pct "$F_B" "$bytes")" "$(pct "$S_B" "$bytes")")")
     GOALS+=("$size $l $(ratio "$C_S" "$F_S") $(ratio "$C_S" "$S_S") $(ratio "$S_S" "$F_S") $(ratio "$F_B" "$bytes") $(ratio "$S_B" "$bytes")")
   done
+  stop_proxy
 done
 
 echo
-printf '%-6s %-9s %-11s %8s %9s %7s %6s %6s %9s\n' MiB link mode ready_s fetch_MiB fetch% reqs waits priority
+echo "medians of $RUNS runs (range: min-max of ready_s); copy-first = its one download + the median of its $RUNS boots"
+printf '%-6s %-11s %-11s %8s %9s %9s %7s %6s %6s %9s\n' MiB link mode ready_s range fetch_MiB fetch% reqs waits priority
 printf '%s\n' "${ROWS[@]}"
 echo
 printf '%s\n' "${RATIOS[@]}"
 echo
-echo "goals: fetched before ready <= 10% of the image; copy-first / streaming >= 3 at 1gbit; 2nd machine faster than 1st"
+echo "goals (on the medians): fetched before ready <= 10% of the image; copy-first / streaming >= 3 at 1gbit (with or without delay); 2nd machine faster than 1st"
 for g in "${GOALS[@]}"; do
   read -r size l c1 c2 r21 f1 f2 <<<"$g"
   line="$size $l: fetched<=10% 1st $(mark "$f1" 0.10 le) 2nd $(mark "$f2" 0.10 le); 2nd faster $(mark "$r21" 0.9999 le)"
-  [[ $l == 1gbit ]] && line+="; >=3x copy-first: 1st $(mark "$c1" 3 ge) 2nd $(mark "$c2" 3 ge)"
+  [[ $l == 1gbit || $l == 1gbit+* ]] && line+="; >=3x copy-first: 1st $(mark "$c1" 3 ge) 2nd $(mark "$c2" 3 ge)"
   echo "$line"
 done
+echo
+printf '%s\n' "${NOTES[@]}" "${RUNLOG[@]}"
 echo "server log: $(wc -l <"$WORK/server.log") lines, $(grep -c ' ERROR ' "$WORK/server.log" || true) ERROR; loadavg at end $(cut -d' ' -f1-3 /proc/loadavg)"
