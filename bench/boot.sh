@@ -46,6 +46,7 @@
 #   BENCH_FS_MIB      size of the guest's ext4 file system inside the image (default 256)
 #   BENCH_GUEST_DIR   a built guest (vmlinuz, initrd.img, rootfs.img); default the cache LinuxGuestBootTest uses,
 #                     built with build-guest.sh if missing
+#   BENCH_AGENT_JAR   the agent to run (default agent/target/sluice-agent.jar; for A/B runs of two builds)
 #   BENCH_SKIP_BUILD=1, BENCH_KEEP=1 (keep logs), BENCH_TMPDIR (default /tmp, or target/ if /tmp is a tmpfs)
 set -euo pipefail
 
@@ -106,7 +107,7 @@ echo "bench/boot.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $COMMIT$DIRTY  nproc 
 echo "$(java -version 2>&1 | head -1); $(qemu-system-x86_64 --version | head -1) (TCG); curl $(curl --version | awk 'NR==1 {print $2}')"
 echo "sizes (MiB): $SIZES; links: $LINKS (emulated: netns + veth, tc tbf at the rate on both ends; +Dms: bench/DelayProxy.java holds each chunk D ms each way, no sch_netem in this kernel); ext4 ${FS_MIB} MiB + /dev/urandom filler after it; $RUNS runs per link"
 build_sluice agent
-AGENT_JAR=$REPO/agent/target/sluice-agent.jar
+AGENT_JAR=${BENCH_AGENT_JAR:-$REPO/agent/target/sluice-agent.jar}
 
 # ---------------------------------------------------------------------------------------------- the guest
 SCRIPT=src/test/resources/guest/build-guest.sh

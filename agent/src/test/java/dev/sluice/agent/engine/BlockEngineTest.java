@@ -182,8 +182,8 @@ class BlockEngineTest {
         engine.read(4096, ByteBuffer.allocate(4096));
         assertEquals(2, source.blocksServed.get(), "the first two misses fetch only what was asked");
         engine.read(2 * 4096, ByteBuffer.allocate(4096));
-        long window = 4L * DemandFetcher.RUNS_AHEAD;
-        assertEquals(3 + window, source.blocksServed.get(), "the third sequential miss fetches the block and a window of runs of 4 blocks ahead");
+        long window = SequentialStreams.initialWindow(1, 4L * DemandFetcher.RUNS_AHEAD);
+        assertEquals(3 + window, source.blocksServed.get(), "the third sequential miss fetches the block and a first (small) window ahead");
         engine.read(3 * 4096, ByteBuffer.allocate((int) window * 4096));
         assertEquals(3 + window, source.blocksServed.get(), "read-ahead blocks are served locally");
         engine.read(60 * 4096, ByteBuffer.allocate(4096));
@@ -240,7 +240,8 @@ class BlockEngineTest {
             assertArrayEquals(Arrays.copyOfRange(image, 5 * 4096, 6 * 4096), later.get(5, java.util.concurrent.TimeUnit.SECONDS));
             background.shutdown();
             assertTrue(background.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS));
-            int readAheadRuns = (int) ((Math.min(4 + 16L * DemandFetcher.RUNS_AHEAD, 64) - 4 + 15) / 16);
+            long firstWindow = Math.min(SequentialStreams.initialWindow(2, 16L * DemandFetcher.RUNS_AHEAD), 64 - 4);
+            int readAheadRuns = (int) ((firstWindow + 15) / 16);
             assertEquals(3 + readAheadRuns, source.fetchCalls.get(), "block 0, block 1, blocks 2..3, runs of 16 from 4 on; none for block 5 itself");
         } finally {
             release.countDown();

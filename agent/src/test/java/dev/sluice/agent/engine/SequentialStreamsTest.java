@@ -12,14 +12,62 @@ class SequentialStreamsTest {
     static final long BLOCKS = 1_000_000;
 
     @Test
-    void aThirdMissInSequenceStartsAWindowAheadWhichIsToppedUpByHalves() {
+    void aThirdMissInSequenceStartsASmallWindowAheadWhichIsToppedUpByHalvesAndGrows() {
         SequentialStreams s = new SequentialStreams();
         assertNull(s.onMiss(100, 103, WINDOW, BLOCKS), "one miss is not a stream yet");
         assertNull(s.onMiss(104, 107, WINDOW, BLOCKS), "nor are two");
-        assertArrayEquals(new long[]{112, 112 + WINDOW - 1}, s.onMiss(108, 111, WINDOW, BLOCKS));
-        assertNull(s.onMiss(112, 115, WINDOW, BLOCKS), "more than half of the window is still ahead of the reader");
-        assertArrayEquals(new long[]{112 + WINDOW, 148 + WINDOW - 1}, s.onMiss(144, 147, WINDOW, BLOCKS),
-                "less than half left: topped up from where it ended");
+        assertArrayEquals(new long[]{112, 119}, s.onMiss(108, 111, WINDOW, BLOCKS), "a window of 2x the 4-block read");
+        assertNull(s.onMiss(112, 115, WINDOW, BLOCKS), "half of the window is still ahead of the reader");
+        assertArrayEquals(new long[]{120, 120 + 16 - 1}, s.onMiss(116, 119, WINDOW, BLOCKS),
+                "less than half left: topped up from where it ended, with the window doubled to 16");
+        assertNull(s.onMiss(120, 123, WINDOW, BLOCKS));
+        assertArrayEquals(new long[]{136, 132 + 32 - 1}, s.onMiss(128, 131, WINDOW, BLOCKS), "doubled again: 32");
+    }
+
+    @Test
+    void aLongReaderGrowsItsWindowToTheMaximumAndNoFurther() {
+        SequentialStreams s = new SequentialStreams();
+        long scheduledUpTo = -1, largest = 0;
+        for (long b = 0; b < 10_000; b += 2) {
+            if (b <= scheduledUpTo) continue; // served by read-ahead: a hit, the fetcher never sees it
+            long[] w = s.onMiss(b, b + 1, 256, BLOCKS);
+            if (w == null) continue;
+            assertTrue(w[0] > scheduledUpTo, "windows never overlap");
+            assertTrue(w[1] - b < 256 + 2, "never more than the maximum window ahead of the reader");
+            largest = Math.max(largest, w[1] - w[0] + 1);
+            scheduledUpTo = w[1];
+        }
+        assertTrue(largest >= 128, "the window grew to the maximum (top-ups of at least half of it): " + largest);
+        assertTrue(scheduledUpTo >= 10_000 - 2, "the reader was read ahead of up to the end");
+    }
+
+    @Test
+    void aShortSequentialReadReadsAheadLittleBeyondItsEnd() {
+        // A booting guest reads many short files in 2-block (128 KiB) requests: what one such file of 12 blocks
+        // costs beyond its end is a small window, not the maximum (256 blocks, 16 MiB of 64 KiB blocks).
+        SequentialStreams s = new SequentialStreams();
+        long scheduledUpTo = -1;
+        for (long b = 1000; b < 1012; b += 2) {
+            if (b <= scheduledUpTo) continue;
+            long[] w = s.onMiss(b, b + 1, 256, BLOCKS);
+            if (w != null) scheduledUpTo = w[1];
+        }
+        assertTrue(scheduledUpTo >= 1011, "the file was read ahead of");
+        assertTrue(scheduledUpTo - 1011 <= 40, "read ahead beyond the file's end: " + (scheduledUpTo - 1011) + " blocks");
+    }
+
+    @Test
+    void theFirstWindowIsFourTimesASmallReadTwiceALargeOneAndAtMostTheMaximum() {
+        assertEquals(8, SequentialStreams.initialWindow(2, 256));
+        assertEquals(4, SequentialStreams.initialWindow(1, 256));
+        assertEquals(16, SequentialStreams.initialWindow(3, 256), "rounded up to a power of two");
+        assertEquals(64, SequentialStreams.initialWindow(32, 256));
+        assertEquals(256, SequentialStreams.initialWindow(200, 256));
+        assertEquals(2, SequentialStreams.initialWindow(1, 16));
+        assertEquals(1, SequentialStreams.initialWindow(1, 1));
+        assertEquals(32, SequentialStreams.nextWindow(8, 256), "4x while below 1/16 of the maximum");
+        assertEquals(64, SequentialStreams.nextWindow(32, 256));
+        assertEquals(256, SequentialStreams.nextWindow(256, 256));
     }
 
     @Test
@@ -49,7 +97,7 @@ class SequentialStreamsTest {
         assertNull(s.onMiss(4, 7, WINDOW, BLOCKS));
         assertNull(s.onMiss(0, 3, WINDOW, BLOCKS), "an earlier request arriving late is no evidence");
         assertNull(s.onMiss(8, 11, WINDOW, BLOCKS));
-        assertArrayEquals(new long[]{16, 16 + WINDOW - 1}, s.onMiss(12, 15, WINDOW, BLOCKS));
+        assertArrayEquals(new long[]{16, 16 + 8 - 1}, s.onMiss(12, 15, WINDOW, BLOCKS));
     }
 
     @Test
