@@ -43,6 +43,7 @@
 #   BENCH_LINKS       loopback, a tc rate (1gbit, 100mbit, 500mbit) or a rate with a delay (1gbit+1ms), default
 #                     "loopback 1gbit 1gbit+1ms 100mbit+1ms"
 #   BENCH_RUNS        rounds per link (default 3; medians and ranges are printed)
+#   BENCH_COPY=0      skip copy-first (development loops on the streaming modes; no ratios or goals then)
 #   BENCH_FS_MIB      size of the guest's ext4 file system inside the image (default 256)
 #   BENCH_GUEST_DIR   a built guest (vmlinuz, initrd.img, rootfs.img); default the cache LinuxGuestBootTest uses,
 #                     built with build-guest.sh if missing
@@ -380,6 +381,10 @@ for size in $SIZES; do
       log "$size MiB over $l, round $run/$RUNS: second machine (learned order); load $(cut -d' ' -f1 /proc/loadavg)"
       stream "$d-second-$run"
       S_READY+=("$READY_S") S_FETCH+=("$FETCHED") S_REQS+=("$REQS") S_WAITS+=("$WAITS") S_UP+=("$START_S") S_QEMU+=("$QEMU_S") S_PRIO+=("${PRIORITY:-?}")
+      if [[ "${BENCH_COPY:-1}" == 0 ]]; then
+        RUNLOG+=("$size $l round $run: 1st ${F_READY[-1]} s, 2nd ${S_READY[-1]} s; load $(cut -d' ' -f1 /proc/loadavg)")
+        continue
+      fi
       log "$size MiB over $l, round $run/$RUNS: copy-first; load $(cut -d' ' -f1 /proc/loadavg)"
       if [[ $run == 1 ]]; then
         download "$d-copy"
@@ -398,6 +403,7 @@ for size in $SIZES; do
     ROWS+=("$(row stream-1st -)")
     R_READY=("${S_READY[@]}") R_FETCH=("${S_FETCH[@]}") R_REQS=("${S_REQS[@]}") R_WAITS=("${S_WAITS[@]}") R_UP=("${S_UP[@]}") R_QEMU=("${S_QEMU[@]}")
     ROWS+=("$(row stream-2nd "${S_PRIO[-1]}")")
+    [[ "${BENCH_COPY:-1}" != 0 ]] || continue
     F_S=$(med "${F_READY[@]}") S_S=$(med "${S_READY[@]}") F_B=$(med "${F_FETCH[@]}") S_B=$(med "${S_FETCH[@]}")
     read -r cb cmin cmax <<<"$(stats "${C_BOOT[@]}")"
     C_S=$(awk -v a="$COPY_S" -v b="$cb" 'BEGIN {printf "%.2f", a + b}')
