@@ -243,7 +243,7 @@ stream() {
   local dir=$1 id secret t0 tq t1 url
   shift
   mkdir -p "$dir"
-  id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$(basename "$dir")-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
+  id=$(api POST /api/v1/machines "$MEMBER" "{\"name\":\"$(basename "$dir" | tr -c 'a-z0-9\n' -)-$SUFFIX\",\"imageId\":\"$IMAGE\"}" | jq -r .id)
   secret=$(api POST "/api/v1/machines/$id/credentials" "$MEMBER" '{"name":"agent"}' | jq -r .secret)
   t0=$(now)
   SLUICE_TOKEN="$secret" "${IN[@]}" java "${AGENT_JVM[@]}" -jar "$AGENT_JAR" run --control-plane "$LINK_BASE" --machine "$id" \
