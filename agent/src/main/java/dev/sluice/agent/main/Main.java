@@ -102,6 +102,18 @@ public final class Main {
     private Main() {
     }
 
+    /** The shared HTTP client once its background set-up is done (run() checks the set-up itself before it uses one). */
+    private static HttpClient awaitHttp(java.util.concurrent.Future<HttpClient> init) {
+        try {
+            return init.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("cannot set up the HTTP client: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(run(List.of(args), System.out, System.err));
     }
@@ -326,6 +338,17 @@ public final class Main {
             warm.setPriority(Thread.MIN_PRIORITY);
             warm.start();
 
+            // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
+            // phase and answers with what to prefetch first.
+            // The hand-off goes over a plain connection (see BootClient), so it does not wait for java.net.http.
+            BootClient bootClient = new BootClient(() -> awaitHttp(httpInit), base, machine, token, Duration.ofSeconds(10), g.blockCount());
+            BootClient.Handoff handoff = null;
+            try {
+                handoff = bootClient.handoff();
+                log.accept("agent: handed off boot " + handoff.bootId() + "; prefetch priority: " + handoff.priority().length + " blocks");
+            } catch (IOException | RuntimeException e) {
+                log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
+            }
             HttpClient http;
             try {
                 http = httpInit.get();
@@ -334,17 +357,6 @@ public final class Main {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted", e);
-            }
-
-            // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
-            // phase and answers with what to prefetch first.
-            BootClient bootClient = new BootClient(http, base, machine, token, Duration.ofSeconds(10), g.blockCount());
-            BootClient.Handoff handoff = null;
-            try {
-                handoff = bootClient.handoff();
-                log.accept("agent: handed off boot " + handoff.bootId() + "; prefetch priority: " + handoff.priority().length + " blocks");
-            } catch (IOException | RuntimeException e) {
-                log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
             }
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
