@@ -62,6 +62,8 @@ public final class Main {
               --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
               --prefetch on|off       fill every block in the background (default on)
               --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
+              --prefetch-yield-run KIB while the guest does I/O, prefetch one run of at most KIB at a time, then
+                                      pause as long as it took (default 1024; smaller: shorter CPU bursts)
               --boot-trace-window S   for S seconds after the hand-off, send the blocks the guest reads first (in
                                       first-touch order, at most 16384) to the control plane (the image's learned
                                       boot order; default 300, 0 = never)
@@ -133,7 +135,7 @@ public final class Main {
                         return 0;
                     }
                     o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
-                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--boot-hold", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
+                            "--prefetch", "--prefetch-rate", "--prefetch-yield-run", "--prefetch-order", "--boot-hold", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
                             "--report-interval", "--metrics-listen", "--debug", "--target", "--upload-rate",
                             "--boot-trace-window"));
                     return new Agent(o, line -> log(err, line)).runUntilStopped();
@@ -256,6 +258,8 @@ public final class Main {
             };
             double rateMiB = Double.parseDouble(o.get("--prefetch-rate", "64"));
             if (rateMiB < 0) throw new IllegalArgumentException("--prefetch-rate must be >= 0");
+            long yieldRunKiB = Long.parseLong(o.get("--prefetch-yield-run", "1024"));
+            if (yieldRunKiB < 1) throw new IllegalArgumentException("--prefetch-yield-run must be >= 1");
             double bootHoldSeconds = Double.parseDouble(o.get("--boot-hold", "30"));
             if (bootHoldSeconds < 0) throw new IllegalArgumentException("--boot-hold must be >= 0");
             long fetchTimeoutNanos = (long) (Double.parseDouble(o.get("--fetch-timeout", "30")) * 1e9);
@@ -384,7 +388,7 @@ public final class Main {
             });
             Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order, (long) (rateMiB * (1 << 20)), batch,
                     fetchTimeoutNanos, new Prefetcher.Settings(PREFETCH_RUNS, PREFETCH_FLUSH_BYTES,
-                            (int) Math.max(1, Math.min(batch, (1L << 20) / g.blockSize())), prefetchRuns), log)
+                            (int) Math.max(1, Math.min(batch, (yieldRunKiB << 10) / g.blockSize())), prefetchRuns), log)
                     .holdForBoot((long) (bootHoldSeconds * 1e9));
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
             HydrationLoop hydration = new HydrationLoop(new HydrationReporter(http, base, machine, token, Duration.ofSeconds(10)),
