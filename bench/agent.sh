@@ -34,6 +34,7 @@
 #   BENCH_SKIP_BUILD=1 reuse the builds as they are
 #   BENCH_KEEP=1       keep the work directory (logs, fio JSON) without the images
 #   BENCH_TMPDIR       where the work directory is created (default /tmp, or target/ if /tmp is a tmpfs)
+#   BENCH_AGENT_CDS=0  start agents with plain `java -jar` instead of agent/bin/sluice-agent (class-data sharing)
 set -euo pipefail
 
 IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
@@ -99,6 +100,14 @@ echo "$HEADER"
 # ---------------------------------------------------------------------------------------------- build
 build_sluice agent
 AGENT_JAR=$REPO/agent/target/sluice-agent.jar
+# Agents start through the launcher, agent/bin/sluice-agent, as a host would run them: its class-data sharing archive
+# (kept in the work dir, so every run starts without one) is written when the first warm-up agent exits and used by
+# every later start. BENCH_AGENT_CDS=0: plain `java -jar`.
+if [[ "${BENCH_AGENT_CDS:-1}" == 1 ]]; then
+  AGENT_CMD=(env SLUICE_AGENT_JAR="$AGENT_JAR" SLUICE_AGENT_CDS_DIR="$WORK/cds" "$REPO/agent/bin/sluice-agent")
+else
+  AGENT_CMD=(java -jar "$AGENT_JAR")
+fi
 
 log "writing ${IMAGE_MIB} MiB of /dev/urandom to $WORK/disk.raw"
 head -c "$SIZE" /dev/urandom >"$WORK/disk.raw"
@@ -175,14 +184,14 @@ start_agent() {
   read -r id secret <<<"$(new_machine "$name")"
   rm -rf "$WORK/cache-$name"
   AGENT_T0=$(now)
-  SLUICE_TOKEN="$secret" java -jar "$AGENT_JAR" run --control-plane "$BASE" --machine "$id" \
+  SLUICE_TOKEN="$secret" "${AGENT_CMD[@]}" run --control-plane "$BASE" --machine "$id" \
     --cache-dir "$WORK/cache-$name" --nbd-unix "$WORK/$name.sock" "$@" >"$WORK/agent-$name.log" 2>&1 &
   AGENT_PID=$!
   PIDS+=("$AGENT_PID")
   log "agent $name (pid $AGENT_PID, machine $id): $*"
   wait_sock "$WORK/$name.sock" "$AGENT_PID" "agent $name"
 }
-status_json() { java -jar "$AGENT_JAR" status --cache-dir "$WORK/cache-$1" --json; }
+status_json() { "${AGENT_CMD[@]}" status --cache-dir "$WORK/cache-$1" --json; }
 # wait_complete NAME PID: until `status --json` says every block is present (polls every 2 s: the agent writes its
 # status file every 2 s); prints the epoch second of the agent's "prefetch complete" log line (or of the poll)
 wait_complete() {
@@ -432,6 +441,11 @@ echo "load1 before each test: ${LOADS[*]}"
 printf '%-46s %12s %12s %7s %8s  %s\n' test "sluice agent" peer ratio goal mark
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo "0: control plane warm-up rounds through throwaway agents (not compared): cold nbdcopy s: ${WARMUP_TIMES[*]:-none}; full prefetch s: ${WARMUP_PF_TIMES[*]:-none}; control plane JIT CPU-s during the wrk request warm-up: $WRK_JIT, per round: ${WARMUP_JIT[*]:-none}"
+if [[ "${BENCH_AGENT_CDS:-1}" == 1 ]]; then
+  echo "agents: agent/bin/sluice-agent, CDS archive $(du -h "$WORK"/cds/*.jsa 2>/dev/null | cut -f1 | head -1 || true) (written by the first warm-up agent)"
+else
+  echo "agents: java -jar (BENCH_AGENT_CDS=0)"
+fi
 echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4, 4b the same agent, idle"
 echo "bytes read back = raw file: warm agent $WARM_BYTES, cold agent (after its copy) $COLD_BYTES, prefetched agent $PF_BYTES"
 echo "2: cold agent after its nbdcopy: $COLD_STATUS"

@@ -62,6 +62,8 @@ public final class Main {
               --nbd-listen HOST:PORT  serve NBD on TCP (bind to 127.0.0.1 unless the network is trusted)
               --prefetch on|off       fill every block in the background (default on)
               --prefetch-rate MIB     prefetch throttle in MiB/s (default 64; 0 = unlimited)
+              --prefetch-yield-run KIB while the guest does I/O, prefetch one run of at most KIB at a time, then
+                                      pause as long as it took (default 1024; smaller: shorter CPU bursts)
               --boot-trace-window S   for S seconds after the hand-off, send the blocks the guest reads first (in
                                       first-touch order, at most 16384) to the control plane (the image's learned
                                       boot order; default 300, 0 = never)
@@ -102,6 +104,18 @@ public final class Main {
     private Main() {
     }
 
+    /** The shared HTTP client once its background set-up is done (run() checks the set-up itself before it uses one). */
+    private static HttpClient awaitHttp(java.util.concurrent.Future<HttpClient> init) {
+        try {
+            return init.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("cannot set up the HTTP client: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(run(List.of(args), System.out, System.err));
     }
@@ -121,7 +135,7 @@ public final class Main {
                         return 0;
                     }
                     o.allow(Set.of("--control-plane", "--machine", "--token", "--cache-dir", "--nbd-unix", "--nbd-listen",
-                            "--prefetch", "--prefetch-rate", "--prefetch-order", "--boot-hold", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
+                            "--prefetch", "--prefetch-rate", "--prefetch-yield-run", "--prefetch-order", "--boot-hold", "--fetch-timeout", "--read-ahead", "--workers", "--export-name",
                             "--report-interval", "--metrics-listen", "--debug", "--target", "--upload-rate",
                             "--boot-trace-window"));
                     return new Agent(o, line -> log(err, line)).runUntilStopped();
@@ -244,6 +258,8 @@ public final class Main {
             };
             double rateMiB = Double.parseDouble(o.get("--prefetch-rate", "64"));
             if (rateMiB < 0) throw new IllegalArgumentException("--prefetch-rate must be >= 0");
+            long yieldRunKiB = Long.parseLong(o.get("--prefetch-yield-run", "1024"));
+            if (yieldRunKiB < 1) throw new IllegalArgumentException("--prefetch-yield-run must be >= 1");
             double bootHoldSeconds = Double.parseDouble(o.get("--boot-hold", "30"));
             if (bootHoldSeconds < 0) throw new IllegalArgumentException("--boot-hold must be >= 0");
             long fetchTimeoutNanos = (long) (Double.parseDouble(o.get("--fetch-timeout", "30")) * 1e9);
@@ -326,6 +342,17 @@ public final class Main {
             warm.setPriority(Thread.MIN_PRIORITY);
             warm.start();
 
+            // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
+            // phase and answers with what to prefetch first.
+            // The hand-off goes over a plain connection (see BootClient), so it does not wait for java.net.http.
+            BootClient bootClient = new BootClient(() -> awaitHttp(httpInit), base, machine, token, Duration.ofSeconds(10), g.blockCount());
+            BootClient.Handoff handoff = null;
+            try {
+                handoff = bootClient.handoff();
+                log.accept("agent: handed off boot " + handoff.bootId() + "; prefetch priority: " + handoff.priority().length + " blocks");
+            } catch (IOException | RuntimeException e) {
+                log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
+            }
             HttpClient http;
             try {
                 http = httpInit.get();
@@ -334,17 +361,6 @@ public final class Main {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted", e);
-            }
-
-            // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
-            // phase and answers with what to prefetch first.
-            BootClient bootClient = new BootClient(http, base, machine, token, Duration.ofSeconds(10), g.blockCount());
-            BootClient.Handoff handoff = null;
-            try {
-                handoff = bootClient.handoff();
-                log.accept("agent: handed off boot " + handoff.bootId() + "; prefetch priority: " + handoff.priority().length + " blocks");
-            } catch (IOException | RuntimeException e) {
-                log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
             }
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
@@ -372,7 +388,7 @@ public final class Main {
             });
             Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order, (long) (rateMiB * (1 << 20)), batch,
                     fetchTimeoutNanos, new Prefetcher.Settings(PREFETCH_RUNS, PREFETCH_FLUSH_BYTES,
-                            (int) Math.max(1, Math.min(batch, (1L << 20) / g.blockSize())), prefetchRuns), log)
+                            (int) Math.max(1, Math.min(batch, (yieldRunKiB << 10) / g.blockSize())), prefetchRuns), log)
                     .holdForBoot((long) (bootHoldSeconds * 1e9));
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
             HydrationLoop hydration = new HydrationLoop(new HydrationReporter(http, base, machine, token, Duration.ofSeconds(10)),

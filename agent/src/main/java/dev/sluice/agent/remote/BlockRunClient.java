@@ -23,7 +23,7 @@ import javax.net.ssl.SSLSocketFactory;
  * every 16 KiB over in a freshly allocated buffer, and its code takes seconds of JIT time in a fresh
  * agent), so runs use this small blocking HTTP/1.1 client instead: one keep-alive connection per
  * request in flight, taken from an idle pool, the body read straight from the socket by the caller's
- * thread. Only GET with a Bearer token; Content-Length and chunked bodies; http and https.
+ * thread. GET, and POST without a body, with a Bearer token; Content-Length and chunked bodies; http and https.
  *
  * Timeouts: `connectTimeout` for the connection, then every socket read may wait at most the
  * request's `readTimeoutMillis`, so a stalled control plane surfaces as SocketTimeoutException.
@@ -104,10 +104,22 @@ final class BlockRunClient {
      * while idle) is retried once on a fresh one.
      */
     Response get(String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
-        Connection c = idle.pollFirst();
+        return send("GET", pathAndQuery, bearer, accept, readTimeoutMillis);
+    }
+
+    /**
+     * Sends {@code POST pathAndQuery} with an empty body on a fresh connection (a POST is not retried, so it never
+     * goes out on an idle one the server may have closed) and reads the status line and headers, as {@link #get}.
+     */
+    Response post(String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
+        return send("POST", pathAndQuery, bearer, accept, readTimeoutMillis);
+    }
+
+    private Response send(String method, String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
+        Connection c = method.equals("GET") ? idle.pollFirst() : null;
         if (c != null) {
             try {
-                return exchange(c, pathAndQuery, bearer, accept, readTimeoutMillis);
+                return exchange(c, method, pathAndQuery, bearer, accept, readTimeoutMillis);
             } catch (SocketTimeoutException e) {
                 c.closeQuietly();
                 throw e;
@@ -117,7 +129,7 @@ final class BlockRunClient {
         }
         c = open();
         try {
-            return exchange(c, pathAndQuery, bearer, accept, readTimeoutMillis);
+            return exchange(c, method, pathAndQuery, bearer, accept, readTimeoutMillis);
         } catch (IOException | RuntimeException e) {
             c.closeQuietly();
             throw e;
@@ -155,10 +167,10 @@ final class BlockRunClient {
         }
     }
 
-    private Response exchange(Connection c, String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
+    private Response exchange(Connection c, String method, String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
         c.socket.setSoTimeout(Math.max(1, readTimeoutMillis));
-        String request = "GET " + pathAndQuery + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nAuthorization: Bearer " + bearer
-                + "\r\nAccept: " + accept + "\r\nUser-Agent: sluice-agent\r\n\r\n";
+        String request = method + " " + pathAndQuery + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nAuthorization: Bearer " + bearer
+                + "\r\nAccept: " + accept + "\r\nUser-Agent: sluice-agent\r\n" + (method.equals("GET") ? "" : "Content-Length: 0\r\n") + "\r\n";
         c.out.write(request.getBytes(StandardCharsets.ISO_8859_1));
         c.out.flush();
         String statusLine = c.readLine();

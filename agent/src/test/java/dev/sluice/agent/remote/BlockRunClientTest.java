@@ -88,6 +88,23 @@ class BlockRunClientTest {
     }
 
     @Test
+    void postSendsAnEmptyBodyAndNeverGoesOutOnAnIdleConnection() throws IOException {
+        URI base = serve(line -> ascii("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        BlockRunClient client = new BlockRunClient(base, 2000);
+        try (BlockRunClient.Response r = client.get("/first", "secret", "application/json", 2000)) {
+            assertEquals("ok", new String(readAll(r), StandardCharsets.ISO_8859_1));
+        }
+        try (BlockRunClient.Response r = client.post("/machines/m/boot-handoff", "secret", "application/json", 2000)) {
+            assertEquals(200, r.status);
+            assertEquals("ok", new String(readAll(r), StandardCharsets.ISO_8859_1));
+        }
+        assertTrue(requests.contains("POST /machines/m/boot-handoff HTTP/1.1"), requests.toString());
+        assertTrue(requests.contains("Content-Length: 0"), requests.toString());
+        assertEquals(2, connections.get(), "the POST opened a connection of its own (not retried on a stale idle one)");
+        client.close();
+    }
+
+    @Test
     void sendsTheBearerAndReusesTheConnectionForFixedAndChunkedBodies() throws IOException {
         URI base = serve(line -> line.contains("chunked")
                 ? ascii("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n")
