@@ -38,6 +38,9 @@
 # Environment:
 #   BENCH_IMAGE_MIB    image size in MiB (default 1024)
 #   BENCH_DIRTY_PCTS   dirty shares in percent, in the order run (default "1 10 100")
+#   BENCH_ROUNDS       rounds per dirty share (default 3): each round dirties fresh blocks, snapshots them and uploads
+#                      as many bytes with curl; the table shows the medians (a 1 % snapshot takes ~0.1 s, where one
+#                      scheduling hiccup is tens of percent)
 #   BENCH_SEED         seed of the dirty-block choice (default 42)
 #   BENCH_WARMUP_PCT   dirty share of the unmeasured warm-up snapshot (default 100; 0 skips it)
 #   BENCH_VERIFY=0     skip the final comparison of the last snapshot with the agent's disk
@@ -52,6 +55,7 @@ IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
 PCTS=${BENCH_DIRTY_PCTS:-1 10 100}
 SEED=${BENCH_SEED:-42}
 WARMUP_PCT=${BENCH_WARMUP_PCT:-100}
+ROUNDS=${BENCH_ROUNDS:-3}
 GOAL=1.3
 
 cd "$(dirname "$0")/.."
@@ -64,6 +68,7 @@ done
 for p in $PCTS; do
   [[ "$p" =~ ^[0-9]+$ ]] && (( p >= 1 && p <= 100 )) || { echo "bench: BENCH_DIRTY_PCTS: '$p' is not a percentage 1..100" >&2; exit 1; }
 done
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive integer" >&2; exit 1; }
 [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_SEED must be a non-negative integer" >&2; exit 1; }
 [[ "$WARMUP_PCT" =~ ^[0-9]+$ ]] && (( WARMUP_PCT <= 100 )) || { echo "bench: BENCH_WARMUP_PCT must be 0..100" >&2; exit 1; }
 SIZE=$((IMAGE_MIB * 1024 * 1024))
@@ -192,13 +197,14 @@ done
 grep -q 'prefetch complete' "$WORK/agent.log" || { log "prefetch not complete after an hour"; exit 1; }
 log "hydrated in $(secs "$HYDRATE_T0" "$(now)") s"
 
-# dirty N: nbdsh writes fresh random bytes over N whole blocks drawn at random across the disk, then flushes
+# dirty N [ROUND]: nbdsh writes fresh random bytes over N whole blocks drawn at random across the disk (another draw
+# each round), then flushes
 dirty() {
   nbdsh -u "$URI" -c "
 import os, random
 bs, blocks, n = $BS, $BLOCKS, $1
 size = h.get_size()
-for i in sorted(random.Random($SEED + n).sample(range(blocks), n)):
+for i in sorted(random.Random($SEED + n + 1000003 * ${2:-0}).sample(range(blocks), n)):
     h.pwrite(os.urandom(min(bs, size - i * bs)), i * bs)
 h.flush()
 "
@@ -235,8 +241,9 @@ else
   WARMUP_NOTE="no warm-up snapshot"
 fi
 
-# mibs SECONDS: $mib / SECONDS, or - for FAIL
-mibs() { [[ "$1" == FAIL ]] && echo - || awk -v s="$1" -v m="$mib" 'BEGIN {printf "%.1f", m / s}'; }
+# median of the numbers on stdin (FAIL if any is FAIL); range MIN-MAX
+median() { sort -g | awk '/FAIL/ {f = 1} {v[NR] = $1} END {if (f || NR == 0) print "FAIL"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+spread() { sort -g | awk '{v[NR] = $1} END {printf "%s-%s", v[1], v[NR]}'; }
 ROWS=()
 NOTES=()
 FAILED=
@@ -245,43 +252,49 @@ for pct in $PCTS; do
   n=$(( (BLOCKS * pct + 99) / 100 ))
   bytes=$(( n * BS ))   # the image size is a multiple of the block size here (whole MiB)
   mib=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1048576}')
-  log "dirtying $n blocks ($pct %, $mib MiB)"
-  dirty "$n"
-  sleep 2.5   # let the agent's periodic map flush and status write pass, so they do not land inside the timing
+  SNAPS=(); CURLS=()
+  for round in $(seq 1 "$ROUNDS"); do
+    log "dirtying $n blocks ($pct %, $mib MiB), round $round of $ROUNDS"
+    dirty "$n" "$round"
+    sleep 2.5   # let the agent's periodic map flush and status write pass, so they do not land inside the timing
 
-  note_load "snapshot $pct %"
-  c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$AGENT_PID")
-  [[ "${BENCH_THREADS:-}" == 1 ]] && { thread_cpu "$CP_PID" >"$WORK/threads.0"; thread_cpu "$AGENT_PID" >"$WORK/athreads.0"; }
-  snapshot "snapbench-$pct-$SUFFIX"
-  snap_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$AGENT_PID")") s"
-  if [[ "${BENCH_THREADS:-}" == 1 ]]; then
-    thread_cpu "$CP_PID" >"$WORK/threads.1"; thread_cpu "$AGENT_PID" >"$WORK/athreads.1"
-    snap_cpu+=" (control plane threads, user/sys s: $(thread_cpu_delta "$WORK/threads.0" "$WORK/threads.1"); agent: $(thread_cpu_delta "$WORK/athreads.0" "$WORK/athreads.1" 4))"
-  fi
-  op_id=$(jq -r .id <<<"$SNAP_OP")
-  err=$(jq -c '.error // empty' <<<"$SNAP_OP")
-  sent=$(jq -r '.progress.bytesSent // "?"' <<<"$SNAP_OP")
-  total=$(jq -r '.progress.blocksTotal // "?"' <<<"$SNAP_OP")
-  if [[ -n "$err" || "$SNAP_S" == FAIL ]]; then SNAP_S=FAIL; FAILED+=" snapshot-$pct"; log "snapshot $pct %: $SNAP_OP"
-  elif [[ "$total" != "$n" ]]; then SNAP_S=FAIL; FAILED+=" cut-$pct"; log "snapshot $pct %: cut of $total blocks, expected $n"; fi
-  # where the time went, from the agent's log: request -> cut frozen (command channel + cut) -> acknowledged
-  t_cut=$(agent_time "snapshot: cut for $op_id"); t_ack=$(agent_time "snapshot: $op_id acknowledged")
-  split="request->cut $( [[ -n "$t_cut" ]] && secs "$SNAP_T0" "$t_cut" || echo '?') s, cut->ack $( [[ -n "$t_cut" && -n "$t_ack" ]] && secs "$t_cut" "$t_ack" || echo '?') s"
+    note_load "snapshot $pct % round $round"
+    c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$AGENT_PID")
+    [[ "${BENCH_THREADS:-}" == 1 ]] && { thread_cpu "$CP_PID" >"$WORK/threads.0"; thread_cpu "$AGENT_PID" >"$WORK/athreads.0"; }
+    snapshot "snapbench-$pct-r$round-$SUFFIX"
+    snap_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$AGENT_PID")") s"
+    if [[ "${BENCH_THREADS:-}" == 1 ]]; then
+      thread_cpu "$CP_PID" >"$WORK/threads.1"; thread_cpu "$AGENT_PID" >"$WORK/athreads.1"
+      snap_cpu+=" (control plane threads, user/sys s: $(thread_cpu_delta "$WORK/threads.0" "$WORK/threads.1"); agent: $(thread_cpu_delta "$WORK/athreads.0" "$WORK/athreads.1" 4))"
+    fi
+    op_id=$(jq -r .id <<<"$SNAP_OP")
+    err=$(jq -c '.error // empty' <<<"$SNAP_OP")
+    sent=$(jq -r '.progress.bytesSent // "?"' <<<"$SNAP_OP")
+    total=$(jq -r '.progress.blocksTotal // "?"' <<<"$SNAP_OP")
+    if [[ -n "$err" || "$SNAP_S" == FAIL ]]; then SNAP_S=FAIL; FAILED+=" snapshot-$pct"; log "snapshot $pct %: $SNAP_OP"
+    elif [[ "$total" != "$n" ]]; then SNAP_S=FAIL; FAILED+=" cut-$pct"; log "snapshot $pct %: cut of $total blocks, expected $n"; fi
+    # where the time went, from the agent's log: request -> cut frozen (command channel + cut) -> acknowledged
+    t_cut=$(agent_time "snapshot: cut for $op_id"); t_ack=$(agent_time "snapshot: $op_id acknowledged")
+    split="request->cut $( [[ -n "$t_cut" ]] && secs "$SNAP_T0" "$t_cut" || echo '?') s, cut->ack $( [[ -n "$t_cut" && -n "$t_ack" ]] && secs "$t_cut" "$t_ack" || echo '?') s"
 
-  head -c "$bytes" /dev/urandom >"$WORK/peer.raw"
-  sync "$WORK/peer.raw"
-  peer=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-peer-$pct-$SUFFIX\",\"sizeBytes\":$bytes}" | jq -r .id)
-  note_load "curl $pct %"
-  c0=$(cpu_secs "$CP_PID")
-  [[ "${BENCH_THREADS:-}" == 1 ]] && thread_cpu "$CP_PID" >"$WORK/threads.0"
-  CURL_S=$(put_content "$peer" "$WORK/peer.raw")
-  curl_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s"
-  if [[ "${BENCH_THREADS:-}" == 1 ]]; then
-    thread_cpu "$CP_PID" >"$WORK/threads.1"
-    curl_cpu+=" (threads, user/sys s: $(thread_cpu_delta "$WORK/threads.0" "$WORK/threads.1"))"
-  fi
-  rm -f "$WORK/peer.raw"
-  [[ "$CURL_S" == FAIL ]] && FAILED+=" curl-$pct"
+    head -c "$bytes" /dev/urandom >"$WORK/peer.raw"
+    sync "$WORK/peer.raw"
+    peer=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-peer-$pct-r$round-$SUFFIX\",\"sizeBytes\":$bytes}" | jq -r .id)
+    note_load "curl $pct % round $round"
+    c0=$(cpu_secs "$CP_PID")
+    [[ "${BENCH_THREADS:-}" == 1 ]] && thread_cpu "$CP_PID" >"$WORK/threads.0"
+    CURL_S=$(put_content "$peer" "$WORK/peer.raw")
+    curl_cpu="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s"
+    if [[ "${BENCH_THREADS:-}" == 1 ]]; then
+      thread_cpu "$CP_PID" >"$WORK/threads.1"
+      curl_cpu+=" (threads, user/sys s: $(thread_cpu_delta "$WORK/threads.0" "$WORK/threads.1"))"
+    fi
+    rm -f "$WORK/peer.raw"
+    [[ "$CURL_S" == FAIL ]] && FAILED+=" curl-$pct"
+    SNAPS+=("$SNAP_S"); CURLS+=("$CURL_S")
+    NOTES+=("$pct % r$round: snapshot $SNAP_S s, curl $CURL_S s; $op_id $(jq -c '.progress' <<<"$SNAP_OP"); $split; client POST->done seen ${SNAP_CLIENT_S} s; CPU during the snapshot: $snap_cpu; during curl: $curl_cpu")
+  done
+  SNAP_S=$(printf '%s\n' "${SNAPS[@]}" | median); CURL_S=$(printf '%s\n' "${CURLS[@]}" | median)
 
   if [[ "$SNAP_S" == FAIL || "$CURL_S" == FAIL ]]; then ratio=-; mark=FAIL
   else
@@ -289,9 +302,8 @@ for pct in $PCTS; do
     mark=$(awk -v r="$ratio" -v g="$GOAL" 'BEGIN {print (r <= g ? "PASS" : "MISS")}')
     PER_MIB+=("$pct % $(awk -v s="$SNAP_S" -v m="$mib" 'BEGIN {printf "%.1f", 1000 * s / m}')")
   fi
-  ROWS+=("$(printf '%5s %7s %9s %11s %10s %9s %8s %9s %6s %6s  %s' "$pct" "$n" "$mib" "$sent" "$SNAP_S" "$(mibs "$SNAP_S")" \
-           "$CURL_S" "$(mibs "$CURL_S")" "$ratio" "<= $GOAL" "$mark")")
-  NOTES+=("$pct %: $op_id $(jq -c '.progress' <<<"$SNAP_OP"); $split; client POST->done seen ${SNAP_CLIENT_S} s; CPU during the snapshot: $snap_cpu; during curl: $curl_cpu")
+  ROWS+=("$(printf '%5s %7s %9s %11s %10s %11s %9s %11s %6s %6s  %s' "$pct" "$n" "$mib" "$sent" "$SNAP_S" \
+           "$(printf '%s\n' "${SNAPS[@]}" | spread)" "$CURL_S" "$(printf '%s\n' "${CURLS[@]}" | spread)" "$ratio" "<= $GOAL" "$mark")")
 done
 
 # ---------------------------------------------------------------------------------------------- the last snapshot = the disk?
@@ -311,7 +323,8 @@ echo
 echo "$HEADER"
 echo "load1 before each step: ${LOADS[*]}"
 echo "base image upload (curl -T ${IMAGE_MIB} MiB): $BASE_UPLOAD_S s; block size $BS, $BLOCKS blocks; $WARMUP_NOTE"
-printf '%5s %7s %9s %11s %10s %9s %8s %9s %6s %6s  %s\n' dirty% blocks "data MiB" "bytes sent" "snapshot s" "snap MiB/s" "curl s" "curl MiB/s" ratio goal mark
+echo "median of $ROUNDS rounds per row (range: min-max); ratio = median snapshot s / median curl s"
+printf '%5s %7s %9s %11s %10s %11s %9s %11s %6s %6s  %s\n' dirty% blocks "data MiB" "bytes sent" "snapshot s" "range" "curl s" "range" ratio goal mark
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo "snapshot ms per dirty MiB (constant if time is proportional to the dirty bytes): $(IFS=';'; echo "${PER_MIB[*]}" | sed 's/;/; /g')"
 for n in "${NOTES[@]}"; do echo "$n"; done

@@ -46,7 +46,11 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  *
  * <p>Same contract as before: machine credential of that machine, or a tenant-member; another machine's upload is a
  * 404; a bad frame is a 400 and nothing of the request is recorded; 200 {@code {"frames","newToUpload","bytes"}}
- * once the batch is durable and recorded. A refused request's body is read to its end (at most the batch limit)
+ * once the batch is durable and recorded. A batch may name the whole cut ({@code ?cutBlocks=N&cutDigest=hex}, what
+ * {@code complete} takes): when it is the one that completes the cut, the server commits right after recording it
+ * and the answer carries the acknowledgement as {@code committed}, which saves the agent the {@code complete} round
+ * trip at the end of every snapshot. If the commit is not possible yet (other batches still on their way) or fails,
+ * the batch is answered as usual (it is recorded either way) and {@code complete} says why. A refused request's body is read to its end (at most the batch limit)
  * so that the connection stays usable.
  */
 @ApplicationScoped
@@ -69,6 +73,7 @@ public class SnapshotBlocksRoute {
         return t;
     });
     private static final AtomicInteger RECEIVERS = new AtomicInteger();
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(SnapshotBlocksRoute.class);
 
     /** The body streams to the worker: the global body handler must not buffer it first (as for image content). */
     void streamBatchBodies(@Observes io.vertx.ext.web.Router router) {
@@ -85,9 +90,13 @@ public class SnapshotBlocksRoute {
     @Parameter(name = "id", in = ParameterIn.PATH, required = true, schema = @Schema(type = SchemaType.STRING))
     @Parameter(name = "operationId", in = ParameterIn.PATH, required = true, schema = @Schema(type = SchemaType.STRING))
     @Parameter(name = "Content-Length", in = ParameterIn.HEADER, schema = @Schema(type = SchemaType.INTEGER, format = "int64"))
+    @Parameter(name = "cutBlocks", in = ParameterIn.QUERY, description = "With cutDigest: the cut, as for complete; the batch that completes it commits the snapshot",
+            schema = @Schema(type = SchemaType.INTEGER, format = "int64", minimum = "0"))
+    @Parameter(name = "cutDigest", in = ParameterIn.QUERY, description = "With cutBlocks: SHA-256 (hex) of the cut's block indices, as for complete",
+            schema = @Schema(type = SchemaType.STRING, pattern = "^[0-9a-f]{64}$"))
     @RequestBody(required = true, content = @Content(mediaType = "*/*", // frames, whatever the label: checked frame by frame
             schema = @Schema(type = SchemaType.STRING, format = "binary")))
-    @APIResponse(responseCode = "200", description = "The batch is durable and recorded",
+    @APIResponse(responseCode = "200", description = "The batch is durable and recorded (and, with committed, the snapshot is committed)",
             content = @Content(mediaType = "application/json", schema = @Schema(implementation = ReceivedBlocks.class)))
     @SecurityRequirement(name = "SecurityScheme", scopes = {Role.Names.TENANT_MEMBER, Role.Names.MACHINE})
     void uploadSnapshotBlocks(RoutingContext rc) {
@@ -101,6 +110,7 @@ public class SnapshotBlocksRoute {
             String machineId;
             String operationId;
             Long length;
+            CompleteUploadRequest cut;
             try {
                 if (caller.tenantId() == null) {
                     throw new ApiException(ProblemType.FORBIDDEN, "this credential belongs to no tenant");
@@ -113,6 +123,7 @@ public class SnapshotBlocksRoute {
                 }
                 operationId = ResourceId.OPERATION.require("operationId", rawOperation);
                 length = UploadPipeline.contentLength(request.getHeader("Content-Length"));
+                cut = cutOf(rc.queryParams().get("cutBlocks"), rc.queryParams().get("cutDigest"));
                 if (length != null && length > SnapshotUploadService.MAX_BATCH_BYTES) {
                     throw new ApiException(ProblemType.PAYLOAD_TOO_LARGE, "a block batch is at most " + SnapshotUploadService.MAX_BATCH_BYTES + " bytes");
                 }
@@ -121,7 +132,7 @@ public class SnapshotBlocksRoute {
                 return;
             }
             try {
-                receivers.execute(() -> receive(rc, eventLoop, body, tenantId, machineId, operationId, length));
+                receivers.execute(() -> receive(rc, eventLoop, body, tenantId, machineId, operationId, length, cut));
             } catch (RejectedExecutionException e) {
                 refuse(rc, new ApiException(ProblemType.UNAVAILABLE, "too many block batches at once; retry later"));
                 return;
@@ -130,13 +141,44 @@ public class SnapshotBlocksRoute {
         }, failure -> refuse(rc, failure));
     }
 
-    /** Worker: the batch, then the answer. */
+    /** The optional cut a batch names: both parameters or neither; null when neither. */
+    static CompleteUploadRequest cutOf(String blocks, String digest) {
+        if (blocks == null && digest == null) {
+            return null;
+        }
+        if (blocks == null || digest == null) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, blocks == null ? "cutBlocks" : "cutDigest", "cutBlocks and cutDigest come together");
+        }
+        long n;
+        try {
+            n = Long.parseLong(blocks);
+        } catch (NumberFormatException e) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, "cutBlocks", "not a number");
+        }
+        if (n < 0) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, "cutBlocks", "must be at least 0");
+        }
+        if (!digest.matches("[0-9a-f]{64}")) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, "cutDigest", "64 lower-case hex digits");
+        }
+        return new CompleteUploadRequest(n, digest);
+    }
+
+    /** Worker: the batch, then (if it names the cut and may have completed it) the commit, then the answer. */
     private void receive(RoutingContext rc, Context eventLoop, UploadPipeline.Body body, String tenantId, String machineId, String operationId,
-                         Long length) {
+                         Long length, CompleteUploadRequest cut) {
         QueueInput in = new QueueInput(body);
         try {
-            ReceivedBlocks r = uploads.receive(tenantId, machineId, operationId, in, length);
+            SnapshotUploadService.Received received = uploads.receive(tenantId, machineId, operationId, in, length);
+            ReceivedBlocks r = received.answer();
             JsonObject json = new JsonObject().put("frames", r.frames()).put("newToUpload", r.newToUpload()).put("bytes", r.bytes());
+            if (cut != null && received.framesSoFar() >= cut.cutBlocks()) {
+                SnapshotAck ack = commitIfComplete(tenantId, machineId, operationId, cut);
+                if (ack != null) {
+                    json.put("committed", new JsonObject().put("operationId", ack.operationId()).put("snapshotId", ack.snapshotId())
+                            .put("imageId", ack.imageId()).put("cutBlocks", ack.cutBlocks()));
+                }
+            }
             eventLoop.runOnContext(v -> rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(json.encode()));
         } catch (Throwable e) {
             boolean ended = in.drain(SnapshotUploadService.MAX_BATCH_BYTES + (1 << 20));
@@ -148,6 +190,20 @@ public class SnapshotBlocksRoute {
             });
         } finally {
             body.release();
+        }
+    }
+
+    /**
+     * The commit a batch asked for, or null: the batch is recorded whatever happens here, so a refusal (another
+     * batch of the cut still on its way: 409) or any failure leaves the answer without an acknowledgement, and the
+     * agent's {@code complete} then commits or says why.
+     */
+    private SnapshotAck commitIfComplete(String tenantId, String machineId, String operationId, CompleteUploadRequest cut) {
+        try {
+            return uploads.complete(tenantId, machineId, operationId, cut);
+        } catch (RuntimeException e) {
+            LOG.debugf("batch of %s: no commit yet (%s)", operationId, e.getMessage());
+            return null;
         }
     }
 

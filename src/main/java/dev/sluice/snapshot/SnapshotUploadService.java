@@ -170,7 +170,7 @@ public class SnapshotUploadService {
      * that writes ONE row for the whole batch (its indices and digests packed) and the progress. A batch is answered
      * only after that commit, so an answered batch is durable and recorded, and a resumed upload skips its blocks.
      */
-    public ReceivedBlocks receive(String tenantId, String machineId, String operationId, InputStream body, Long contentLength) {
+    public Received receive(String tenantId, String machineId, String operationId, InputStream body, Long contentLength) {
         if (contentLength != null && contentLength > MAX_BATCH_BYTES) {
             throw new ApiException(ProblemType.PAYLOAD_TOO_LARGE, "a block batch is at most " + MAX_BATCH_BYTES + " bytes");
         }
@@ -266,8 +266,12 @@ public class SnapshotUploadService {
         long total = bytes;
         long nb = newBlocks;
         long nB = newBytes;
-        QuarkusTransaction.requiringNew().run(() -> record(tenantId, operationId, frames, entries, total, nb, nB));
-        return new ReceivedBlocks(frames, frames, total);
+        long soFar = QuarkusTransaction.requiringNew().call(() -> record(tenantId, operationId, frames, entries, total, nb, nB));
+        return new Received(new ReceivedBlocks(frames, frames, total, null), soFar);
+    }
+
+    /** A recorded batch: its answer, and the frames the upload has recorded so far, this batch's included. */
+    public record Received(ReceivedBlocks answer, long framesSoFar) {
     }
 
     private static String mismatch(long[] indices, BlockDigest[] digests, int n, BlockDigest claimed) {
@@ -298,10 +302,11 @@ public class SnapshotUploadService {
 
     /**
      * One batch's record, plain JDBC in the caller's transaction: lock the upload row (batches of one upload and its
-     * commit serialize here), refuse if committed, insert the batch row, count the progress.
+     * commit serialize here), refuse if committed, insert the batch row, count the progress. Returns the frames
+     * recorded so far (resent blocks counted again).
      */
-    private void record(String tenantId, String operationId, int frames, byte[] entries, long bytes, long newBlocks, long newBytes) {
-        jdbc(c -> {
+    private long record(String tenantId, String operationId, int frames, byte[] entries, long bytes, long newBlocks, long newBytes) {
+        return jdbc(c -> {
             long blocksReceived;
             long bytesReceived;
             long resent;
@@ -358,7 +363,7 @@ public class SnapshotUploadService {
                 op.setString(3, operationId);
                 op.executeUpdate();
             }
-            return null;
+            return blocksReceived;
         });
     }
 

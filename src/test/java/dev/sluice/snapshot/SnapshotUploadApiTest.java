@@ -108,6 +108,54 @@ class SnapshotUploadApiTest {
     }
 
     @Test
+    void aBatchNamingTheCutCommitsWhenItCompletesItAndOnlyThen() throws Exception {
+        String op = request(machine, "named");
+        String upload = "/api/v1/machines/" + machine + "/snapshot-uploads/" + op;
+        as(credential).body(Map.of("cutBlocks", 3)).put(upload).then().statusCode(200);
+        Map<String, Object> cut = completeBody(3, 1, 2, 7);
+        String named = upload + "?cutBlocks=3&cutDigest=" + cut.get("cutDigest");
+        Map<String, Object> wrong = completeBody(3, 1, 2, 6);
+
+        // Malformed cut parameters: 400 before the body is read, nothing recorded.
+        expectProblem(sendFramesTo(upload + "/blocks?cutBlocks=3", frame(1, block('a'), false)), 400, "invalid-parameter");
+        expectProblem(sendFramesTo(upload + "/blocks?cutBlocks=-1&cutDigest=" + cut.get("cutDigest"), frame(1, block('a'), false)), 400, "invalid-parameter");
+        expectProblem(sendFramesTo(upload + "/blocks?cutBlocks=x&cutDigest=" + cut.get("cutDigest"), frame(1, block('a'), false)), 400, "invalid-parameter");
+        expectProblem(sendFramesTo(upload + "/blocks?cutBlocks=3&cutDigest=ABC", frame(1, block('a'), false)), 400, "invalid-parameter");
+        assertEquals(List.of(), as(credential).get(upload).then().statusCode(200).extract().path("receivedBlocks"));
+
+        // A batch that does not complete the cut is answered without an acknowledgement.
+        sendFramesTo(named.replace("?", "/blocks?"), frame(1, block('a'), false), frame(2, block('b'), false)).then().statusCode(200)
+                .body("frames", equalTo(2)).body("committed", org.hamcrest.Matchers.nullValue());
+        // All blocks, but the batch names another cut (its digest): recorded, not committed.
+        sendFramesTo(upload + "/blocks?cutBlocks=3&cutDigest=" + wrong.get("cutDigest"), frame(7, block('c'), false)).then().statusCode(200)
+                .body("committed", org.hamcrest.Matchers.nullValue());
+        as(tenant.viewer()).get("/api/v1/operations/" + op).then().statusCode(200).body("done", equalTo(false));
+        as(tenant.viewer()).get("/api/v1/snapshots?machineId=" + machine).then().statusCode(200).body("items.size()", equalTo(0));
+
+        // The batch that completes the named cut commits it and carries the acknowledgement; complete returns the same.
+        JsonPath batch = sendFramesTo(named.replace("?", "/blocks?"), frame(7, block('d'), false)).then().statusCode(200)
+                .extract().jsonPath();
+        String snapshot = batch.getString("committed.snapshotId");
+        assertTrue(snapshot != null && snapshot.startsWith("snp_"), batch.prettify());
+        assertEquals(op, batch.getString("committed.operationId"));
+        assertEquals(3, batch.getInt("committed.cutBlocks"));
+        JsonPath ack = complete(upload, 3, 1, 2, 7).then().statusCode(200).extract().jsonPath();
+        assertEquals(snapshot, ack.getString("snapshotId"));
+        assertEquals(batch.getString("committed.imageId"), ack.getString("imageId"));
+        as(tenant.viewer()).get("/api/v1/operations/" + op).then().statusCode(200).body("done", equalTo(true))
+                .body("result.snapshotId", equalTo(snapshot)).body("progress.blocksResent", equalTo(1));
+        // Committed: a later batch is refused, named or not.
+        sendFramesTo(named.replace("?", "/blocks?"), frame(1, block('e'), false)).then().statusCode(409);
+
+        byte[] expected = disk.clone();
+        System.arraycopy(block('a'), 0, expected, BS, BS);
+        System.arraycopy(block('b'), 0, expected, 2 * BS, BS);
+        System.arraycopy(block('d'), 0, expected, 7 * BS, BS);
+        byte[] got = as(tenant.viewer()).get("/api/v1/images/" + ack.getString("imageId") + "/disk").then().statusCode(200).extract().asByteArray();
+        assertArrayEquals(expected, got, "the parent with the latest frame of each block of the cut");
+    }
+
+    @Test
     void aBlockSentAgainInALaterBatchCountsOnceTheLatestFrameWinsAndPendingBlocksSurviveCollection() throws Exception {
         String op = request(machine, "resent");
         String upload = "/api/v1/machines/" + machine + "/snapshot-uploads/" + op;
@@ -259,6 +307,16 @@ class SnapshotUploadApiTest {
             body.write(f);
         }
         return given().header("Authorization", "Bearer " + token).contentType("application/vnd.sluice.blocks").body(body.toByteArray()).post(path + "/blocks");
+    }
+
+    /** Frames to a full path (query included), with this test's machine credential. */
+    private Response sendFramesTo(String pathAndQuery, byte[]... frames) throws IOException {
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        for (byte[] f : frames) {
+            body.write(f);
+        }
+        return given().header("Authorization", "Bearer " + credential).contentType("application/vnd.sluice.blocks").body(body.toByteArray())
+                .urlEncodingEnabled(false).post(pathAndQuery);
     }
 
     private Response complete(String upload, long count, long... indices) throws Exception {

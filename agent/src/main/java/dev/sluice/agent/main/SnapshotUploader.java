@@ -22,6 +22,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -37,6 +38,7 @@ final class SnapshotUploader {
     /** Block batches sent at once: enough to keep a target that fsyncs every block busy. */
     static final int BATCHES_IN_FLIGHT = 4;
     static final int BATCH_BYTES = 4 << 20;
+    static final int MIN_SPREAD_BATCH = 8;
     /** Frame header: index (8), flags (1), length (4), SHA-256 (32). */
     static final int FRAME_HEADER = 45;
     /** Test-only fault injection (SLUICE_AGENT_FAULT=lose-first-ack): the first acknowledgement is dropped as if the connection broke. */
@@ -173,19 +175,22 @@ final class SnapshotUploader {
         boolean first = fresh;
         while (!stopped) {
             try {
+                SnapshotClient.Ack ack;
                 if (first) {
                     first = false;
                     Future<SnapshotClient.UploadState> declared = declarer.submit(() -> client.declareCut(op, cut.size()));
                     try {
-                        sendMissing(client, cut, Set.of());
+                        ack = sendMissing(client, cut, Set.of());
                     } finally {
                         awaitDeclared(declared);
                     }
                 } else {
                     SnapshotClient.UploadState state = client.declareCut(op, cut.size());
-                    if (state.snapshotId() == null) sendMissing(client, cut, state.received());
+                    ack = state.snapshotId() == null ? sendMissing(client, cut, state.received()) : null;
                 }
-                SnapshotClient.Ack ack = client.complete(op, cut.size(), cut.digest());
+                // The batch that completed the cut usually brought the acknowledgement; else (another batch finished
+                // last, or nothing was left to send) complete asks for it.
+                if (ack == null) ack = client.complete(op, cut.size(), cut.digest());
                 if (loseNextAck) {
                     loseNextAck = false;
                     throw new IOException("fault injection: the acknowledgement of " + op + " was lost");
@@ -212,53 +217,45 @@ final class SnapshotUploader {
     }
 
     /**
-     * Sends the frozen blocks the target does not hold, in 4 MiB batches, {@link #BATCHES_IN_FLIGHT} requests at a
-     * time: the target answers a batch only once its blocks are durable (an fsync each on a file store), and one
-     * request after the other left both sides waiting most of the time. This thread reads and hashes the next batch
-     * meanwhile. If a batch fails, the others in flight are waited for (so the retry's "what do you hold" sees
-     * them) and the first failure is thrown.
+     * Sends the frozen blocks the target does not hold, in batches of up to 4 MiB, {@link #BATCHES_IN_FLIGHT}
+     * requests at a time: the target answers a batch only once its blocks are durable, and one request after the
+     * other left both sides waiting most of the time. Each batch is read and hashed by the sender thread that sends
+     * it, so up to {@link #BATCHES_IN_FLIGHT} batches are prepared at once (one thread reading and hashing every
+     * block was what a small snapshot waited for: 61 ms of the 150 of a 10 MiB cut). Every batch names the cut, so
+     * the one that completes it is committed by the target at once: returns that acknowledgement, or null. If a
+     * batch fails, the others in flight are waited for (so the retry's "what do you hold" sees them) and the first
+     * failure is thrown.
      */
-    private void sendMissing(SnapshotClient client, SnapshotCut cut, Set<Long> received) throws IOException, InterruptedException {
+    private SnapshotClient.Ack sendMissing(SnapshotClient client, SnapshotCut cut, Set<Long> received) throws IOException, InterruptedException {
         Geometry g = engine.geometry();
         // 4 MiB requests (at most 64 frames): progress and resume points every 4 MiB; each request costs the target two
         // transactions, so batches much smaller than that make the upload pay per request rather than per byte.
         int perBatch = Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize()));
+        int[] slots = new int[cut.size()];
+        int toSend = 0;
+        for (int slot = 0; slot < cut.size(); slot++) if (!received.contains(cut.block(slot))) slots[toSend++] = slot;
+        // A small cut is spread over all the requests in flight (164 blocks: four of 41, not 64 + 64 + 36), as the
+        // batches run in parallel and the slowest one decides when the cut is complete; not below 8 blocks, where
+        // the per-request cost would take over.
+        perBatch = Math.min(perBatch, Math.max(MIN_SPREAD_BATCH, (toSend + BATCHES_IN_FLIGHT - 1) / BATCHES_IN_FLIGHT));
         int batchBytes = perBatch * (FRAME_HEADER + g.blockSize());
         ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
-        for (int i = 0; i <= BATCHES_IN_FLIGHT; i++) free.add(ByteBuffer.allocate(batchBytes));
+        for (int i = 0; i < BATCHES_IN_FLIGHT; i++) free.add(ByteBuffer.allocate(batchBytes));
         ArrayDeque<Batch> inFlight = new ArrayDeque<>();
-        ByteBuffer out = free.removeFirst();
-        MessageDigest sha = sha256();
-        int inBatch = 0;
         long started = System.nanoTime();
         long sentBytes = 0;
+        String cutDigest = cut.digest();
+        AtomicReference<SnapshotClient.Ack> committed = new AtomicReference<>();
         try {
-            for (int slot = 0; slot < cut.size(); slot++) {
-                long index = cut.block(slot);
-                if (received.contains(index)) continue;
-                // The block is read straight into its frame's place in the batch (no copy), then the header is
-                // written in front of it; a zero block's frame ends after its header.
-                int header = out.position();
-                int length = g.blockLength(index);
-                ByteBuffer data = out.slice(header + FRAME_HEADER, length);
-                engine.readAtCut(cut, slot, data);
-                data.flip();
-                boolean zero = isZero(data);
-                sha.update(data.duplicate());
-                out.putLong(header, index).put(header + 8, (byte) (zero ? 1 : 0)).putInt(header + 9, zero ? 0 : length)
-                        .put(header + 13, sha.digest());
-                out.position(header + FRAME_HEADER + (zero ? 0 : length));
-                if (++inBatch == perBatch) {
-                    sentBytes += out.position();
-                    inFlight.add(send(client, cut.operationId(), out, inBatch));
-                    inBatch = 0;
-                    if (inFlight.size() == BATCHES_IN_FLIGHT) free.add(finish(inFlight.removeFirst()));
-                    out = free.removeFirst();
-                    throttle(started, sentBytes);
-                }
+            for (int from = 0; from < toSend; from += perBatch) {
+                if (inFlight.size() == BATCHES_IN_FLIGHT) free.add(finish(inFlight.removeFirst()));
+                int to = Math.min(toSend, from + perBatch);
+                inFlight.add(send(client, cut, cutDigest, slots, from, to, free.removeFirst(), committed));
+                for (int i = from; i < to; i++) sentBytes += FRAME_HEADER + g.blockLength(cut.block(slots[i]));
+                throttle(started, sentBytes);
             }
-            if (inBatch > 0) inFlight.add(send(client, cut.operationId(), out, inBatch));
             while (!inFlight.isEmpty()) finish(inFlight.removeFirst());
+            return committed.get();
         } finally {
             // Only after a failure: let the other batches end (their result is what the retry asks the target for).
             // When stopping, do not wait: stop() shut the senders down, and a batch that never started never ends.
@@ -273,6 +270,29 @@ final class SnapshotUploader {
                     // the first failure is already being thrown
                 }
             }
+        }
+    }
+
+    /**
+     * Frames the cut's blocks {@code slots[from..to)} into {@code out}: each block is read straight into its frame's
+     * place (no copy), then the header is written in front of it; a zero block's frame ends after its header.
+     */
+    private void frame(SnapshotCut cut, int[] slots, int from, int to, ByteBuffer out) throws IOException {
+        Geometry g = engine.geometry();
+        MessageDigest sha = SHA256.get();
+        for (int i = from; i < to; i++) {
+            int slot = slots[i];
+            long index = cut.block(slot);
+            int header = out.position();
+            int length = g.blockLength(index);
+            ByteBuffer data = out.slice(header + FRAME_HEADER, length);
+            engine.readAtCut(cut, slot, data);
+            data.flip();
+            boolean zero = isZero(data);
+            sha.update(data.duplicate());
+            out.putLong(header, index).put(header + 8, (byte) (zero ? 1 : 0)).putInt(header + 9, zero ? 0 : length)
+                    .put(header + 13, sha.digest());
+            out.position(header + FRAME_HEADER + (zero ? 0 : length));
         }
     }
 
@@ -291,11 +311,15 @@ final class SnapshotUploader {
     private record Batch(Future<?> done, ByteBuffer frames) {
     }
 
-    private Batch send(SnapshotClient client, String op, ByteBuffer frames, int blocks) {
-        int length = frames.position();
+    /** Frames and sends {@code slots[from..to)} on a sender thread into {@code frames} (cleared); an acknowledgement goes to {@code committed}. */
+    private Batch send(SnapshotClient client, SnapshotCut cut, String cutDigest, int[] slots, int from, int to, ByteBuffer frames,
+                       AtomicReference<SnapshotClient.Ack> committed) {
         Future<?> done = senders.submit(() -> {
-            client.sendBlocks(op, frames.array(), length);
-            blocksSent.addAndGet(blocks);
+            frame(cut, slots, from, to, frames);
+            int length = frames.position();
+            SnapshotClient.Ack ack = client.sendBlocks(cut.operationId(), frames.array(), length, cut.size(), cutDigest);
+            if (ack != null) committed.set(ack);
+            blocksSent.addAndGet(to - from);
             bytesSent.addAndGet(length);
             return null;
         });
@@ -321,18 +345,26 @@ final class SnapshotUploader {
         if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
     }
 
-    private static boolean isZero(ByteBuffer b) {
-        for (int i = b.position(); i < b.limit(); i++) if (b.get(i) != 0) return false;
+    /** All zero bytes? (mismatch against zeros: the JDK compares them many bytes at a time) */
+    static boolean isZero(ByteBuffer b) {
+        ByteBuffer zeros = ZEROS.duplicate();
+        for (int at = b.position(); at < b.limit(); at += zeros.capacity()) {
+            int n = Math.min(zeros.capacity(), b.limit() - at);
+            if (b.slice(at, n).mismatch(zeros.limit(n)) >= 0) return false;
+        }
         return true;
     }
 
-    private static MessageDigest sha256() {
+    private static final ByteBuffer ZEROS = ByteBuffer.allocate(64 << 10).asReadOnlyBuffer();
+
+    /** One digest per sender thread (a MessageDigest is not thread-safe). */
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
+    });
 
     private static void sleep(long millis) throws InterruptedException {
         Thread.sleep(millis);

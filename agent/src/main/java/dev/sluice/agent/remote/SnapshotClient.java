@@ -69,10 +69,18 @@ public final class SnapshotClient {
         return new UploadState(received, doc.get("snapshotId") instanceof String s ? s : null);
     }
 
-    /** Sends one batch of frames (docs/block-protocol.md); durably received by the target on return. */
-    public void sendBlocks(String operationId, byte[] frames, int length) throws IOException {
-        send(HttpRequest.newBuilder(uri(operationId, "/blocks")).header("Content-Type", "application/vnd.sluice.blocks")
-                .POST(oneBuffer(frames, length)));
+    /**
+     * Sends one batch of frames (docs/block-protocol.md); durably received by the target on return. The batch names
+     * the whole cut ({@code cutBlocks}, {@code cutDigest}, as {@link #complete} takes them): if it is the batch that
+     * completes the cut, the target commits at once and this returns the acknowledgement; else null.
+     */
+    public Ack sendBlocks(String operationId, byte[] frames, int length, long cutBlocks, String cutDigest) throws IOException {
+        String body = send(HttpRequest.newBuilder(uri(operationId, "/blocks?cutBlocks=" + cutBlocks + "&cutDigest=" + cutDigest))
+                .header("Content-Type", "application/vnd.sluice.blocks").POST(oneBuffer(frames, length)));
+        if (Json.parse(body) instanceof Map<?, ?> doc && doc.get("committed") instanceof Map<?, ?> ack && ack.get("snapshotId") instanceof String s) {
+            return new Ack(s, ack.get("imageId") instanceof String i ? i : null);
+        }
+        return null;
     }
 
     /**
