@@ -35,7 +35,11 @@ CP_PID=""
 AGENT_PID=""
 stop() {
   trap - INT TERM EXIT
-  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null || true
+  # The agent first, and the control plane once it is gone (at most 10 s): a stopping agent still reports its
+  # boot's first-touch reads, which a control plane shutting down at the same moment answered with a stack trace.
+  if [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null; then
+    for _ in $(seq 1 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
   [ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null || true
   wait 2>/dev/null || true
 }
