@@ -190,9 +190,19 @@ public class ProblemMappers {
         return internal(e, uri);
     }
 
-    private static boolean clientWentAway(Throwable e) {
+    /**
+     * The request's connection closed under it: Vert.x's closed-connection exceptions, or the request body's stream
+     * (RESTEasy's {@code VertxInputStream}) finding its channel closed, as when an agent that is being stopped had a
+     * JSON request on its way. Only that stream's {@link java.nio.channels.ClosedChannelException} counts: one from
+     * a file channel of ours (or a subclass: an interrupted file channel) is a server fault and keeps its incident.
+     */
+    static boolean clientWentAway(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof io.vertx.core.http.HttpClosedException || t instanceof io.vertx.core.VertxException && "Connection was closed".equals(t.getMessage())) {
+                return true;
+            }
+            if (t.getClass() == java.nio.channels.ClosedChannelException.class && t.getStackTrace().length > 0
+                    && t.getStackTrace()[0].getClassName().startsWith(REQUEST_BODY_STREAM)) {
                 return true;
             }
             if (t == t.getCause()) {
@@ -201,6 +211,8 @@ public class ProblemMappers {
         }
         return false;
     }
+
+    private static final String REQUEST_BODY_STREAM = "org.jboss.resteasy.reactive.server.vertx.VertxInputStream";
 
     private Response internal(Throwable e, UriInfo uri) {
         String incident = UUID.randomUUID().toString();
