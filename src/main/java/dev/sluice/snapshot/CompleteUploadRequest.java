@@ -9,5 +9,8 @@ import jakarta.validation.constraints.Pattern;
  * integers, hash (SHA-256, hex) to {@code cutDigest}. The server commits only if what it received is exactly that set.
  */
 public record CompleteUploadRequest(@NotNull @Min(0) Long cutBlocks,
-                                    @NotNull @Pattern(regexp = "[0-9a-f]{64}", message = "64 lower-case hex digits") String cutDigest) {
+                                    @NotNull @Pattern(regexp = CompleteUploadRequest.CUT_DIGEST, message = CompleteUploadRequest.CUT_DIGEST_RULE) String cutDigest) {
+    /** What a cut digest looks like, here and where a block batch names its cut ({@code SnapshotBlocksRoute}). */
+    public static final String CUT_DIGEST = "[0-9a-f]{64}";
+    public static final String CUT_DIGEST_RULE = "64 lower-case hex digits";
 }

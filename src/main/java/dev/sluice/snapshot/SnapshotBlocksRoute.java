@@ -158,8 +158,8 @@ public class SnapshotBlocksRoute {
         if (n < 0) {
             throw ApiException.field(ProblemType.INVALID_PARAMETER, "cutBlocks", "must be at least 0");
         }
-        if (!digest.matches("[0-9a-f]{64}")) {
-            throw ApiException.field(ProblemType.INVALID_PARAMETER, "cutDigest", "64 lower-case hex digits");
+        if (!digest.matches(CompleteUploadRequest.CUT_DIGEST)) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, "cutDigest", CompleteUploadRequest.CUT_DIGEST_RULE);
         }
         return new CompleteUploadRequest(n, digest);
     }

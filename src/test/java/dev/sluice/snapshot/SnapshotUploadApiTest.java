@@ -97,7 +97,7 @@ class SnapshotUploadApiTest {
         System.arraycopy(two, 0, expected, 2 * BS, BS);
         Arrays.fill(expected, 5 * BS, 6 * BS, (byte) 0);
         System.arraycopy(block('y'), 0, expected, 6 * BS, BS);
-        byte[] got = as(tenant.viewer()).get("/api/v1/images/" + ack.getString("imageId") + "/disk").then().statusCode(200).extract().asByteArray();
+        byte[] got = diskOf(ack.getString("imageId"));
         assertArrayEquals(expected, got, "the snapshot's image = the parent with the uploaded blocks");
         JsonPath img = as(tenant.viewer()).get("/api/v1/images/" + ack.getString("imageId")).then().statusCode(200).extract().jsonPath();
         assertEquals("available", img.getString("state"));
@@ -113,7 +113,7 @@ class SnapshotUploadApiTest {
         String upload = "/api/v1/machines/" + machine + "/snapshot-uploads/" + op;
         as(credential).body(Map.of("cutBlocks", 3)).put(upload).then().statusCode(200);
         Map<String, Object> cut = completeBody(3, 1, 2, 7);
-        String named = upload + "?cutBlocks=3&cutDigest=" + cut.get("cutDigest");
+        String named = upload + "/blocks?cutBlocks=3&cutDigest=" + cut.get("cutDigest");
         Map<String, Object> wrong = completeBody(3, 1, 2, 6);
 
         // Malformed cut parameters: 400 before the body is read, nothing recorded.
@@ -124,7 +124,7 @@ class SnapshotUploadApiTest {
         assertEquals(List.of(), as(credential).get(upload).then().statusCode(200).extract().path("receivedBlocks"));
 
         // A batch that does not complete the cut is answered without an acknowledgement.
-        sendFramesTo(named.replace("?", "/blocks?"), frame(1, block('a'), false), frame(2, block('b'), false)).then().statusCode(200)
+        sendFramesTo(named, frame(1, block('a'), false), frame(2, block('b'), false)).then().statusCode(200)
                 .body("frames", equalTo(2)).body("committed", org.hamcrest.Matchers.nullValue());
         // All blocks, but the batch names another cut (its digest): recorded, not committed.
         sendFramesTo(upload + "/blocks?cutBlocks=3&cutDigest=" + wrong.get("cutDigest"), frame(7, block('c'), false)).then().statusCode(200)
@@ -133,7 +133,7 @@ class SnapshotUploadApiTest {
         as(tenant.viewer()).get("/api/v1/snapshots?machineId=" + machine).then().statusCode(200).body("items.size()", equalTo(0));
 
         // The batch that completes the named cut commits it and carries the acknowledgement; complete returns the same.
-        JsonPath batch = sendFramesTo(named.replace("?", "/blocks?"), frame(7, block('d'), false)).then().statusCode(200)
+        JsonPath batch = sendFramesTo(named, frame(7, block('d'), false)).then().statusCode(200)
                 .extract().jsonPath();
         String snapshot = batch.getString("committed.snapshotId");
         assertTrue(snapshot != null && snapshot.startsWith("snp_"), batch.prettify());
@@ -145,13 +145,13 @@ class SnapshotUploadApiTest {
         as(tenant.viewer()).get("/api/v1/operations/" + op).then().statusCode(200).body("done", equalTo(true))
                 .body("result.snapshotId", equalTo(snapshot)).body("progress.blocksResent", equalTo(1));
         // Committed: a later batch is refused, named or not.
-        sendFramesTo(named.replace("?", "/blocks?"), frame(1, block('e'), false)).then().statusCode(409);
+        sendFramesTo(named, frame(1, block('e'), false)).then().statusCode(409);
 
         byte[] expected = disk.clone();
         System.arraycopy(block('a'), 0, expected, BS, BS);
         System.arraycopy(block('b'), 0, expected, 2 * BS, BS);
         System.arraycopy(block('d'), 0, expected, 7 * BS, BS);
-        byte[] got = as(tenant.viewer()).get("/api/v1/images/" + ack.getString("imageId") + "/disk").then().statusCode(200).extract().asByteArray();
+        byte[] got = diskOf(ack.getString("imageId"));
         assertArrayEquals(expected, got, "the parent with the latest frame of each block of the cut");
     }
 
@@ -181,7 +181,7 @@ class SnapshotUploadApiTest {
         System.arraycopy(block('a'), 0, expected, BS, BS);
         Arrays.fill(expected, 3 * BS, 4 * BS, (byte) 0);
         System.arraycopy(block('c'), 0, expected, 4 * BS, BS);
-        byte[] got = as(tenant.viewer()).get("/api/v1/images/" + ack.getString("imageId") + "/disk").then().statusCode(200).extract().asByteArray();
+        byte[] got = diskOf(ack.getString("imageId"));
         assertArrayEquals(expected, got, "parent + the latest frame of every received block");
     }
 
@@ -307,6 +307,11 @@ class SnapshotUploadApiTest {
             body.write(f);
         }
         return given().header("Authorization", "Bearer " + token).contentType("application/vnd.sluice.blocks").body(body.toByteArray()).post(path + "/blocks");
+    }
+
+    /** The image's whole disk, as a viewer reads it. */
+    private byte[] diskOf(String imageId) {
+        return as(tenant.viewer()).get("/api/v1/images/" + imageId + "/disk").then().statusCode(200).extract().asByteArray();
     }
 
     /** Frames to a full path (query included), with this test's machine credential. */
