@@ -104,15 +104,15 @@ public final class Main {
     private Main() {
     }
 
-    /** The shared HTTP client once its background set-up is done (run() checks the set-up itself before it uses one). */
-    private static HttpClient awaitHttp(java.util.concurrent.Future<HttpClient> init) {
+    /** The shared HTTP client once its background set-up is done; a failed set-up is the IOException. */
+    private static HttpClient awaitHttp(java.util.concurrent.Future<HttpClient> init) throws IOException {
         try {
             return init.get();
         } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException("cannot set up the HTTP client: " + e.getCause(), e.getCause());
+            throw new IOException("cannot set up the HTTP client: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
+            throw new IOException("interrupted", e);
         }
     }
 
@@ -345,7 +345,14 @@ public final class Main {
             // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
             // phase and answers with what to prefetch first.
             // The hand-off goes over a plain connection (see BootClient), so it does not wait for java.net.http.
-            BootClient bootClient = new BootClient(() -> awaitHttp(httpInit), base, machine, token, Duration.ofSeconds(10), g.blockCount());
+            // (run() awaits the set-up itself right after the hand-off, so the reports' client is never the first wait.)
+            BootClient bootClient = new BootClient(() -> {
+                try {
+                    return awaitHttp(httpInit);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, base, machine, token, Duration.ofSeconds(10), g.blockCount());
             BootClient.Handoff handoff = null;
             try {
                 handoff = bootClient.handoff();
@@ -353,15 +360,7 @@ public final class Main {
             } catch (IOException | RuntimeException e) {
                 log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
             }
-            HttpClient http;
-            try {
-                http = httpInit.get();
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw new IOException("cannot set up the HTTP client: " + e.getCause(), e.getCause());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
-            }
+            HttpClient http = awaitHttp(httpInit);
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
                 TouchTrace touches = new TouchTrace(TOUCH_TRACE_CAP);
