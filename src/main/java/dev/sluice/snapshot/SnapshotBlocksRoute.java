@@ -169,7 +169,7 @@ public class SnapshotBlocksRoute {
                          Long length, CompleteUploadRequest cut) {
         QueueInput in = new QueueInput(body);
         try {
-            SnapshotUploadService.Received received = uploads.receive(tenantId, machineId, operationId, in, length);
+            SnapshotUploadService.Received received = uploads.receive(tenantId, machineId, operationId, in, length, cut == null ? null : cut.cutBlocks());
             ReceivedBlocks r = received.answer();
             JsonObject json = new JsonObject().put("frames", r.frames()).put("newToUpload", r.newToUpload()).put("bytes", r.bytes());
             if (cut != null && received.framesSoFar() >= cut.cutBlocks()) {

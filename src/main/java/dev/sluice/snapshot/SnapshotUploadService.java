@@ -170,13 +170,16 @@ public class SnapshotUploadService {
      * that writes ONE row for the whole batch (its indices and digests packed) and the progress. A batch is answered
      * only after that commit, so an answered batch is durable and recorded, and a resumed upload skips its blocks.
      */
-    public Received receive(String tenantId, String machineId, String operationId, InputStream body, Long contentLength) {
+    public Received receive(String tenantId, String machineId, String operationId, InputStream body, Long contentLength, Long cutBlocks) {
         if (contentLength != null && contentLength > MAX_BATCH_BYTES) {
             throw new ApiException(ProblemType.PAYLOAD_TOO_LARGE, "a block batch is at most " + MAX_BATCH_BYTES + " bytes");
         }
         UploadHead u = head(tenantId, machineId, operationId);
         if (u.snapshotId() != null) {
             throw new ApiException(ProblemType.CONFLICT, "the snapshot is already committed; complete the upload to get its acknowledgement");
+        }
+        if (cutBlocks != null && cutBlocks > u.blockCount()) {
+            throw ApiException.field(ProblemType.INVALID_PARAMETER, "cutBlocks", "must be at most the disk's block count " + u.blockCount());
         }
         int cap = 64;
         long[] indices = new long[cap];
@@ -266,7 +269,7 @@ public class SnapshotUploadService {
         long total = bytes;
         long nb = newBlocks;
         long nB = newBytes;
-        long soFar = QuarkusTransaction.requiringNew().call(() -> record(tenantId, operationId, frames, entries, total, nb, nB));
+        long soFar = QuarkusTransaction.requiringNew().call(() -> record(tenantId, operationId, frames, entries, total, nb, nB, cutBlocks));
         return new Received(new ReceivedBlocks(frames, frames, total, null), soFar);
     }
 
@@ -302,10 +305,13 @@ public class SnapshotUploadService {
 
     /**
      * One batch's record, plain JDBC in the caller's transaction: lock the upload row (batches of one upload and its
-     * commit serialize here), refuse if committed, insert the batch row, count the progress. Returns the frames
-     * recorded so far (resent blocks counted again).
+     * commit serialize here), refuse if committed, insert the batch row, count the progress. A batch that names the
+     * cut declares it when nothing did yet (as the PUT does; a fresh cut's first batches go out without that round
+     * trip); a different count than the one declared is left to the commit to refuse. Returns the frames recorded so
+     * far (resent blocks counted again).
      */
-    private long record(String tenantId, String operationId, int frames, byte[] entries, long bytes, long newBlocks, long newBytes) {
+    private long record(String tenantId, String operationId, int frames, byte[] entries, long bytes, long newBlocks, long newBytes,
+                        Long namedCut) {
         return jdbc(c -> {
             long blocksReceived;
             long bytesReceived;
@@ -331,7 +337,7 @@ public class SnapshotUploadService {
                     nB = r.getLong(6) + newBytes;
                     batches = r.getLong(7) + 1;
                     long cb = r.getLong(8);
-                    cut = r.wasNull() ? null : cb;
+                    cut = r.wasNull() ? namedCut : cb;
                 }
             }
             if (frames > 0) {
@@ -347,14 +353,19 @@ public class SnapshotUploadService {
             }
             java.time.OffsetDateTime now = java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC);
             try (PreparedStatement up = c.prepareStatement("UPDATE snapshot_uploads SET blocks_received = ?, bytes_received = ?, new_blocks = ?,"
-                    + " new_bytes = ?, batches = ?, updated_at = ?, version = version + 1 WHERE operation_id = ?")) {
+                    + " new_bytes = ?, batches = ?, cut_blocks = ?, updated_at = ?, version = version + 1 WHERE operation_id = ?")) {
                 up.setLong(1, blocksReceived);
                 up.setLong(2, bytesReceived);
                 up.setLong(3, nb);
                 up.setLong(4, nB);
                 up.setLong(5, batches);
-                up.setObject(6, now);
-                up.setString(7, operationId);
+                if (cut == null) {
+                    up.setNull(6, java.sql.Types.BIGINT);
+                } else {
+                    up.setLong(6, cut);
+                }
+                up.setObject(7, now);
+                up.setString(8, operationId);
                 up.executeUpdate();
             }
             try (PreparedStatement op = c.prepareStatement("UPDATE operations SET progress = ?, updated_at = ?, version = version + 1 WHERE id = ?")) {

@@ -156,6 +156,32 @@ class SnapshotUploadApiTest {
     }
 
     @Test
+    void aBatchNamingTheCutDeclaresItWithoutThePutAndADeclaredCutIsNotChangedByOne() throws Exception {
+        String op = request(machine, "undeclared");
+        String upload = "/api/v1/machines/" + machine + "/snapshot-uploads/" + op;
+        Map<String, Object> cut = completeBody(2, 3, 4);
+        // More blocks than the disk has: refused before the body is read, nothing recorded, nothing declared.
+        expectProblem(sendFramesTo(upload + "/blocks?cutBlocks=" + (BLOCKS + 1) + "&cutDigest=" + cut.get("cutDigest"), frame(3, block('a'), false)),
+                400, "invalid-parameter");
+        as(credential).get(upload).then().statusCode(200).body("cutBlocks", org.hamcrest.Matchers.nullValue());
+
+        // No PUT: the first batch's parameters declare the cut, the progress shows it.
+        sendFramesTo(upload + "/blocks?cutBlocks=2&cutDigest=" + cut.get("cutDigest"), frame(3, block('a'), false)).then().statusCode(200)
+                .body("committed", org.hamcrest.Matchers.nullValue());
+        as(credential).get(upload).then().statusCode(200).body("cutBlocks", equalTo(2)).body("receivedBlocks", equalTo(List.of(3)));
+        as(tenant.viewer()).get("/api/v1/operations/" + op).then().statusCode(200)
+                .body("progress.phase", equalTo("uploading")).body("progress.blocksTotal", equalTo(2));
+        // A batch naming another count does not change the declared cut (the commit refuses it: no acknowledgement).
+        sendFramesTo(upload + "/blocks?cutBlocks=1&cutDigest=" + completeBody(1, 4).get("cutDigest"), frame(4, block('b'), false))
+                .then().statusCode(200).body("committed", org.hamcrest.Matchers.nullValue());
+        as(credential).get(upload).then().statusCode(200).body("cutBlocks", equalTo(2));
+        as(credential).body(Map.of("cutBlocks", 1)).put(upload).then().statusCode(409);
+        // The declared cut completes as usual.
+        JsonPath ack = complete(upload, 2, 3, 4).then().statusCode(200).extract().jsonPath();
+        assertTrue(ack.getString("snapshotId").startsWith("snp_"), ack.prettify());
+    }
+
+    @Test
     void aBlockSentAgainInALaterBatchCountsOnceTheLatestFrameWinsAndPendingBlocksSurviveCollection() throws Exception {
         String op = request(machine, "resent");
         String upload = "/api/v1/machines/" + machine + "/snapshot-uploads/" + op;

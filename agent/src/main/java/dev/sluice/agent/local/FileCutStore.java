@@ -67,8 +67,10 @@ public final class FileCutStore implements CutStore {
     @Override
     public synchronized void create(String operationId, int target, long[] blocks) throws IOException {
         close();
+        // Emptied, not synced: until a slot's bit is set (after its copy was synced) nothing reads this file, so
+        // whatever a crash leaves in it is never referenced.
         try (FileChannel s = FileChannel.open(sideFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-            s.force(true);
+            // truncated by opening
         }
         byte[] op = operationId.getBytes(StandardCharsets.UTF_8);
         bitmap = new byte[(blocks.length + 7) / 8];

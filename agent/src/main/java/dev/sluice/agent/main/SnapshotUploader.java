@@ -59,11 +59,6 @@ final class SnapshotUploader {
         t.setDaemon(true);
         return t;
     });
-    private final ExecutorService declarer = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "snapshot-declare");
-        t.setDaemon(true);
-        return t;
-    });
     private volatile boolean loseNextAck;
     private volatile boolean stopped;
     private Thread thread;
@@ -90,7 +85,6 @@ final class SnapshotUploader {
         stopped = true;
         if (thread != null) thread.interrupt();
         senders.shutdownNow();
-        declarer.shutdownNow();
     }
 
     long blocksSent() {
@@ -164,9 +158,9 @@ final class SnapshotUploader {
      *
      * <p>{@code fresh}: the cut was frozen just now for a command, so the target has received nothing of it yet
      * (its blocks go out only after the cut is stored, and a stored cut is resumed, never frozen again). The first
-     * round then declares the cut while the blocks already go out, instead of waiting a round trip for an answer
-     * it knows; the declaration is awaited before completing. Any failure falls back to the usual round: declare,
-     * learn what the target holds, send the rest.
+     * round then sends the blocks at once: every batch names the cut, which declares it to the target, so the
+     * declaration's request (a round trip and a transaction on the target, competing with the first batches) is
+     * not needed. Any failure falls back to the usual round: declare, learn what the target holds, send the rest.
      */
     private void upload(SnapshotCut cut, boolean fresh) throws IOException, InterruptedException {
         SnapshotClient client = clients.get(cut.target());
@@ -178,12 +172,7 @@ final class SnapshotUploader {
                 SnapshotClient.Ack ack;
                 if (first) {
                     first = false;
-                    Future<SnapshotClient.UploadState> declared = declarer.submit(() -> client.declareCut(op, cut.size()));
-                    try {
-                        ack = sendMissing(client, cut, Set.of());
-                    } finally {
-                        awaitDeclared(declared);
-                    }
+                    ack = sendMissing(client, cut, Set.of());
                 } else {
                     SnapshotClient.UploadState state = client.declareCut(op, cut.size());
                     ack = state.snapshotId() == null ? sendMissing(client, cut, state.received()) : null;
@@ -293,17 +282,6 @@ final class SnapshotUploader {
             out.putLong(header, index).put(header + 8, (byte) (zero ? 1 : 0)).putInt(header + 9, zero ? 0 : length)
                     .put(header + 13, sha.digest());
             out.position(header + FRAME_HEADER + (zero ? 0 : length));
-        }
-    }
-
-    /** Waits for the declaration sent alongside a fresh cut's first blocks; rethrows its failure. */
-    private static void awaitDeclared(Future<SnapshotClient.UploadState> declared) throws IOException, InterruptedException {
-        try {
-            declared.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) throw io;
-            if (e.getCause() instanceof RuntimeException r) throw r;
-            throw new IOException(e.getCause());
         }
     }
 
