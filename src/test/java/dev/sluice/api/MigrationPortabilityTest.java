@@ -3,7 +3,6 @@ package dev.sluice.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -12,6 +11,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The same migrations must apply to the embedded H2 database (README run command) as to PostgreSQL (every
@@ -20,8 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class MigrationPortabilityTest {
     @Test
-    void migrationsApplyToTheEmbeddedDatabaseAndEveryTenantTableIsIndexed() throws Exception {
-        Path dir = Files.createTempDirectory("sluice-h2");
+    void migrationsApplyToTheEmbeddedDatabaseAndEveryTenantTableIsIndexed(@TempDir Path dir) throws Exception {
         String url = "jdbc:h2:file:" + dir.resolve("db") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
         var result = Flyway.configure().dataSource(url, "sa", "").locations("classpath:db/migration").load().migrate();
         assertTrue(result.success);

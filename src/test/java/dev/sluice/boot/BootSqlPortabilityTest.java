@@ -2,7 +2,6 @@ package dev.sluice.boot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -12,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The boot profile's native SQL also runs on the embedded H2 database (README run command), with the same
@@ -19,8 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class BootSqlPortabilityTest {
     @Test
-    void theProfileQueriesRunOnTheEmbeddedDatabase() throws Exception {
-        Path dir = Files.createTempDirectory("sluice-h2-boot");
+    void theProfileQueriesRunOnTheEmbeddedDatabase(@TempDir Path dir) throws Exception {
         String url = "jdbc:h2:file:" + dir.resolve("db") + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
         Flyway.configure().dataSource(url, "sa", "").locations("classpath:db/migration").load().migrate();
         try (Connection c = DriverManager.getConnection(url, "sa", "")) {

@@ -1,0 +1,75 @@
+package dev.sluice.agent.main;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * agent/bin/sluice-agent, the launcher with the class-data sharing archive, run with a stand-in for java (a script
+ * that writes the archive it is asked for), so its file handling is tested without a JVM start per case.
+ */
+class LauncherScriptTest {
+    private static final Path LAUNCHER = Path.of("bin/sluice-agent").toAbsolutePath();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aFirstRunWritesTheArchiveAndLaterRunsUseIt() throws Exception {
+        Path cds = tmp.resolve("cds");
+        assertEquals(0, launch(cds, "run", "--x"));
+        List<Path> files = list(cds);
+        assertEquals(1, files.size(), files.toString());
+        assertTrue(files.get(0).getFileName().toString().matches("agent-\\d+\\.jsa"), files.toString());
+        assertEquals(0, launch(cds, "run", "--y"));
+        assertTrue(Files.readString(tmp.resolve("java.log")).lines().toList().get(1).contains("-XX:SharedArchiveFile=" + files.get(0)),
+                Files.readString(tmp.resolve("java.log")));
+    }
+
+    @Test
+    void aPartialArchiveOfAWriterThatIsGoneIsRemovedOneOfALiveWriterIsKept() throws Exception {
+        Path cds = Files.createDirectories(tmp.resolve("cds"));
+        Path dead = Files.writeString(cds.resolve("agent-123.jsa.2147483646.tmp"), "partial");
+        Path live = Files.writeString(cds.resolve("agent-123.jsa." + ProcessHandle.current().pid() + ".tmp"), "being written");
+        assertEquals(0, launch(cds, "status", "--cache-dir", tmp.toString()));
+        assertFalse(Files.exists(dead), "a dead writer's partial archive stays behind");
+        assertTrue(Files.exists(live), "a live writer's archive was removed under it");
+    }
+
+    /** Runs the launcher with the stand-in java; its arguments go to java.log, one line per start. */
+    private int launch(Path cds, String... args) throws Exception {
+        Path jar = Files.writeString(tmp.resolve("agent.jar"), "not a jar: the stand-in does not read it");
+        Path fakeJava = tmp.resolve("java");
+        Files.writeString(fakeJava, """
+                #!/usr/bin/env bash
+                echo "$*" >>"%s"
+                for a in "$@"; do
+                  case "$a" in -XX:ArchiveClassesAtExit=*) echo archive >"${a#-XX:ArchiveClassesAtExit=}" ;; esac
+                done
+                exit 0
+                """.formatted(tmp.resolve("java.log")));
+        Files.setPosixFilePermissions(fakeJava, PosixFilePermissions.fromString("rwxr-xr-x"));
+        ProcessBuilder pb = new ProcessBuilder(Stream.concat(Stream.of("bash", LAUNCHER.toString()), Stream.of(args)).toList());
+        pb.environment().put("JAVA", fakeJava.toString());
+        pb.environment().put("SLUICE_AGENT_JAR", jar.toString());
+        pb.environment().put("SLUICE_AGENT_CDS_DIR", cds.toString());
+        pb.redirectErrorStream(true).redirectOutput(tmp.resolve("launcher.out").toFile());
+        Process p = pb.start();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not end");
+        return p.exitValue();
+    }
+
+    private static List<Path> list(Path dir) throws Exception {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.sorted().toList();
+        }
+    }
+}
