@@ -110,6 +110,11 @@ public final class BlockEngine {
         store.read(offset, dst);
     }
 
+    /** True when every block of the byte range {@code [offset, offset + length)} (length > 0, within the disk) is present. Lock-free. */
+    public boolean allPresent(long offset, long length) {
+        return map.allPresent(geometry.blockOf(offset), geometry.blockOf(offset + length - 1));
+    }
+
     /**
      * Makes blocks {@code first..last} present (fetching what is absent) without reading them.
      * {@code readAhead}: a sequential miss may fetch further blocks too (reads do; partial writes don't).

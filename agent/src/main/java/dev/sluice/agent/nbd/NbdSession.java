@@ -27,7 +27,13 @@ import static dev.sluice.agent.nbd.Protocol.*;
 /**
  * One NBD connection: fixed-newstyle handshake, then transmission. The calling thread reads requests
  * (and WRITE payloads) in order; each request then runs on the shared executor and writes its reply
- * under {@code replyLock}, so replies may come out of order but never interleave. At most
+ * under {@code replyLock}, so replies may come out of order but never interleave. One exception: a READ
+ * of blocks all present (it cannot wait on the repository) while no other request of this connection is
+ * in flight runs on the calling thread itself. A client waiting for each reply (QD1: a booting guest, a
+ * database's random reads) then costs one thread wake-up per request, not two, and no reply races the
+ * previous request's worker for the lock; on a host whose CPUs are busy (prefetch, other guests) every
+ * wake-up can wait for a CPU, and that wait was the tail of such reads (bench/agent.sh row 4). At
+ * QD > 1 requests overlap, so they still go to the workers and run in parallel. At most
  * {@link #SLOTS} requests are in flight per connection; each slot owns a direct buffer that grows to
  * the largest request it served (at most {@link #MAX_REQUEST} plus headers), so memory per connection
  * is bounded and steady-state requests allocate nothing.
@@ -38,6 +44,8 @@ public final class NbdSession implements Runnable {
     public static final int MAX_REQUEST = 32 << 20;
     static final int MAX_OPTION_LENGTH = 64 << 10;
     static final int SLOTS = 8;
+    /** Largest READ served on the connection's own thread (a copy from the page cache: tens of microseconds). */
+    static final int INLINE_READ_MAX = 1 << 20;
     private static final int PREFIX = NbdCodec.STRUCTURED_HEADER_BYTES + 8; // room for any reply header
     private static final int CONTEXT_BASE_ALLOCATION = 1;
     private static final int CONTEXT_SLUICE_BLOCKS = 2;
@@ -290,6 +298,10 @@ public final class NbdSession implements Runnable {
                 buf.clear().position(PREFIX).limit(PREFIX + (int) req.length());
                 readFully(buf);
             }
+            if (servesInline(req)) {
+                serve(slot, req);
+                continue;
+            }
             try {
                 executor.execute(() -> serve(slot, req));
             } catch (RejectedExecutionException e) {
@@ -299,7 +311,16 @@ public final class NbdSession implements Runnable {
         }
     }
 
-    /** Runs one request on a worker and sends its reply; always returns the slot. */
+    /**
+     * A READ that only copies present blocks, with no other request of this connection in flight (the slot
+     * just taken is the only one out), at most {@link #INLINE_READ_MAX} bytes: served on the reading thread.
+     */
+    private boolean servesInline(NbdCodec.Request req) {
+        return req.type() == CMD_READ && freeSlots.size() == SLOTS - 1 && req.length() > 0 && req.length() <= INLINE_READ_MAX
+                && inRange(req) && export.engine().allPresent(req.offset(), req.length());
+    }
+
+    /** Runs one request (on a worker, or inline: see {@link #servesInline}) and sends its reply; always returns the slot. */
     private void serve(Slot slot, NbdCodec.Request req) {
         try {
             switch (req.type()) {
