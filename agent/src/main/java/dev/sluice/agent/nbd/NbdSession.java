@@ -49,6 +49,8 @@ public final class NbdSession implements Runnable {
     static final int INLINE_READ_MAX = 1 << 20;
     /** How long an idle connection polls for the next request before it blocks (see readRequestHeader). */
     static final long SPIN_NANOS = 50_000;
+    /** Poll only when the previous request followed its predecessor's reply this quickly (wake-up included). */
+    static final long SPIN_WHEN_GAP_BELOW_NANOS = 60_000;
     private static final int PREFIX = NbdCodec.STRUCTURED_HEADER_BYTES + 8; // room for any reply header
     private static final int CONTEXT_BASE_ALLOCATION = 1;
     private static final int CONTEXT_SLUICE_BLOCKS = 2;
@@ -70,6 +72,8 @@ public final class NbdSession implements Runnable {
     private final List<Integer> contexts = new ArrayList<>();
     private int transmissionFlags;
     private volatile boolean broken;
+    /** How long the connection's thread last waited for a request header (transmission thread only). */
+    private long lastGapNanos = Long.MAX_VALUE;
 
     private static final class Slot {
         ByteBuffer buffer = ByteBuffer.allocateDirect(PREFIX + 256 * 1024);
@@ -564,15 +568,18 @@ public final class NbdSession implements Runnable {
      * The next request's header into {@link #header}. With nothing of this connection in flight (a client that waits
      * for each reply), the socket is first polled for up to {@link #SPIN_NANOS}: such a client sends its next request
      * within microseconds of the reply, and picking it up without going to sleep spares the thread a wake-up, which
-     * on busy CPUs is where a QD1 read's latency tail came from. No worker writes while nothing is in flight, so the
-     * channel may briefly be non-blocking.
+     * on busy CPUs is where a QD1 read's latency tail came from. Only while the client keeps up that pace (its
+     * previous request came within {@link #SPIN_WHEN_GAP_BELOW_NANOS}): a booting guest under emulation computes for
+     * milliseconds between its reads, and polling then only took CPU from it. No worker writes while nothing is in
+     * flight, so the channel may briefly be non-blocking.
      */
     private void readRequestHeader() throws IOException {
         header.clear();
-        if (channel instanceof SocketChannel sc && freeSlots.size() == SLOTS) {
+        long waitStart = System.nanoTime();
+        if (channel instanceof SocketChannel sc && freeSlots.size() == SLOTS && lastGapNanos < SPIN_WHEN_GAP_BELOW_NANOS) {
             sc.configureBlocking(false);
             try {
-                long until = System.nanoTime() + SPIN_NANOS;
+                long until = waitStart + SPIN_NANOS;
                 while (header.hasRemaining()) {
                     int n = sc.read(header);
                     if (n < 0) throw new EOFException();
@@ -586,6 +593,7 @@ public final class NbdSession implements Runnable {
             }
         }
         readFully(header);
+        lastGapNanos = System.nanoTime() - waitStart;
     }
 
     private void readFully(ByteBuffer b) throws IOException {
