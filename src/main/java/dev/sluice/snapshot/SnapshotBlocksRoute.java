@@ -90,7 +90,7 @@ public class SnapshotBlocksRoute {
     @Parameter(name = "id", in = ParameterIn.PATH, required = true, schema = @Schema(type = SchemaType.STRING))
     @Parameter(name = "operationId", in = ParameterIn.PATH, required = true, schema = @Schema(type = SchemaType.STRING))
     @Parameter(name = "Content-Length", in = ParameterIn.HEADER, schema = @Schema(type = SchemaType.INTEGER, format = "int64"))
-    @Parameter(name = "cutBlocks", in = ParameterIn.QUERY, description = "With cutDigest: the cut, as for complete; the batch that completes it commits the snapshot",
+    @Parameter(name = "cutBlocks", in = ParameterIn.QUERY, description = "With cutDigest: the cut, as for complete (it declares the cut if nothing did yet); the batch that completes it commits the snapshot",
             schema = @Schema(type = SchemaType.INTEGER, format = "int64", minimum = "0"))
     @Parameter(name = "cutDigest", in = ParameterIn.QUERY, description = "With cutBlocks: SHA-256 (hex) of the cut's block indices, as for complete",
             schema = @Schema(type = SchemaType.STRING, pattern = "^[0-9a-f]{64}$"))
