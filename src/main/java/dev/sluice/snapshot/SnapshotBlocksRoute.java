@@ -93,7 +93,7 @@ public class SnapshotBlocksRoute {
     @Parameter(name = "cutBlocks", in = ParameterIn.QUERY, description = "With cutDigest: the cut, as for complete (it declares the cut if nothing did yet); the batch that completes it commits the snapshot",
             schema = @Schema(type = SchemaType.INTEGER, format = "int64", minimum = "0"))
     @Parameter(name = "cutDigest", in = ParameterIn.QUERY, description = "With cutBlocks: SHA-256 (hex) of the cut's block indices, as for complete",
-            schema = @Schema(type = SchemaType.STRING, pattern = "^[0-9a-f]{64}$"))
+            schema = @Schema(type = SchemaType.STRING, pattern = "^" + CompleteUploadRequest.CUT_DIGEST + "$"))
     @RequestBody(required = true, content = @Content(mediaType = "*/*", // frames, whatever the label: checked frame by frame
             schema = @Schema(type = SchemaType.STRING, format = "binary")))
     @APIResponse(responseCode = "200", description = "The batch is durable and recorded (and, with committed, the snapshot is committed)",
