@@ -47,7 +47,7 @@ others() {
      END {if (!sep) printf "none"}'
 }
 cpu_secs() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 # rand_hex BYTES: that many random bytes in hex (bootstrap tokens, name suffixes)
 rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # build_sluice [agent]: unless BENCH_SKIP_BUILD=1, packages the embedded control plane (and, with "agent", the agent)
