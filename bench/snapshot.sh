@@ -118,7 +118,8 @@ note_load() {
 # thread_cpu PID: one line per thread group (name with digits folded to N): user and system clock ticks so far
 thread_cpu() {
   local f
-  for f in /proc/"$1"/task/*/stat; do cat "$f" 2>/dev/null; done \
+  # a thread may end between the glob and its read: that is no failure (set -e, pipefail)
+  for f in /proc/"$1"/task/*/stat; do cat "$f" 2>/dev/null || true; done \
     | sed -E 's/^[0-9]+ \((.*)\) (.*)$/\1\t\2/' | awk -F'\t' '{n = $1; gsub(/[0-9]+/, "N", n); gsub(/ /, "_", n); split($2, f, " ");
         u[n] += f[12]; s[n] += f[13]} END {for (n in u) print n, u[n], s[n]}'
 }
