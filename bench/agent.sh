@@ -372,8 +372,9 @@ PF_PID=$AGENT_PID
 PF_T1=$(wait_complete prefetch "$PF_PID")
 PF_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta 0 "$(cpu_secs "$PF_PID")") s since its start (JVM start included; the status polls run in JVMs of their own, not counted)"
 PF_S=$(awk -v a="$AGENT_T0" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
-# the same end, measured from the agent's first log line (after JVM start and GET /api/v1/machines/{id})
-PF_FIRST=$(date -d "$(head -1 "$WORK/agent-prefetch.log" | cut -d' ' -f1)" +%s.%N 2>/dev/null || echo "$AGENT_T0")
+# the same end, measured from the agent's first log line (after JVM start and GET /api/v1/machines/{id}; the JVM's
+# own messages, e.g. the launcher's "compiler directives added", carry no timestamp)
+PF_FIRST=$(date -d "$(grep -m1 -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$WORK/agent-prefetch.log" | cut -d' ' -f1)" +%s.%N 2>/dev/null || echo "$AGENT_T0")
 PF_S2=$(awk -v a="$PF_FIRST" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
 PF_BYTES=$(same_bytes "$(uri "$WORK/prefetch.sock")")
 stop_pid "$PF_PID"

@@ -448,7 +448,11 @@ public final class Main {
                 try {
                     server.close();
                     if (pf != null) pf.join(5000);
-                    timer.shutdownNow();
+                    // Not shutdownNow(): an interrupt that lands in the periodic flush's fsync closes the cache file's
+                    // channel (FileChannel is interruptible), and the final flush below then fails ("final flush
+                    // failed: null", seen in bench/agent.sh when SIGTERM came during a periodic flush).
+                    timer.shutdown();
+                    timer.awaitTermination(10, TimeUnit.SECONDS);
                     engine.flush();
                     hydration.stop();
                     if (bootLearning != null) bootLearning.stop();

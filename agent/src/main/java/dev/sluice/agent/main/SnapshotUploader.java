@@ -84,7 +84,10 @@ final class SnapshotUploader {
     void stop() {
         stopped = true;
         if (thread != null) thread.interrupt();
-        senders.shutdownNow();
+        // No interrupts for the senders: one that lands while a sender reads the cache file closes that file's
+        // channel (FileChannel is interruptible) for the agent's final flush too. A batch on its way ends with its
+        // request (or with the JVM); its blocks stay dirty until acknowledged either way.
+        senders.shutdown();
     }
 
     long blocksSent() {
@@ -247,10 +250,11 @@ final class SnapshotUploader {
             return committed.get();
         } finally {
             // Only after a failure: let the other batches end (their result is what the retry asks the target for).
-            // When stopping, do not wait: stop() shut the senders down, and a batch that never started never ends.
+            // When stopping, do not wait: stop() shut the senders down, and a batch that never started never ends
+            // (cancelled without an interrupt, for the reason in stop()).
             for (Batch b : inFlight) {
                 if (stopped) {
-                    b.done().cancel(true);
+                    b.done().cancel(false);
                     continue;
                 }
                 try {

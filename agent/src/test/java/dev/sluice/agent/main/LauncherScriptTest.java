@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -44,8 +45,46 @@ class LauncherScriptTest {
         assertTrue(Files.exists(live), "a live writer's archive was removed under it");
     }
 
-    /** Runs the launcher with the stand-in java; its arguments go to java.log, one line per start. */
+    @Test
+    void everyStartGetsTheJitDirectivesUnlessSwitchedOff() throws Exception {
+        Path cds = tmp.resolve("cds");
+        String directives = "-XX:CompilerDirectivesFile=" + LAUNCHER.resolveSibling("sluice-agent.jit.json");
+        assertEquals(0, launch(cds, "run", "--x"));
+        assertEquals(0, launch(cds, "run", "--y"));
+        assertEquals(0, launch(cds, "status", "--cache-dir", tmp.toString()));
+        List<String> starts = Files.readString(tmp.resolve("java.log")).lines().toList();
+        assertEquals(3, starts.size(), starts.toString());
+        for (String start : starts) {
+            assertTrue(start.contains(directives) && start.contains("-XX:+DisplayVMOutputToStderr"), start);
+        }
+        assertEquals(0, launch(cds, Map.of("SLUICE_AGENT_JIT", "full"), "run", "--z"));
+        String last = Files.readString(tmp.resolve("java.log")).lines().reduce((a, b) -> b).orElseThrow();
+        assertFalse(last.contains("CompilerDirectivesFile"), last);
+    }
+
+    /**
+     * The real JVM (the one running this test) accepts the directives file: a syntax error in it would stop every
+     * agent from starting. Its "directives added" message goes to stderr: stdout carries `status --json`.
+     */
+    @Test
+    void theJvmAcceptsTheDirectivesAndPrintsNothingOnStdout() throws Exception {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(java, "-XX:+UnlockDiagnosticVMOptions",
+                "-XX:CompilerDirectivesFile=" + LAUNCHER.resolveSibling("sluice-agent.jit.json"), "-XX:+DisplayVMOutputToStderr", "-version")
+                .redirectOutput(tmp.resolve("out").toFile()).redirectError(tmp.resolve("err").toFile()).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "java -version did not end");
+        String err = Files.readString(tmp.resolve("err"));
+        assertEquals(0, p.exitValue(), err);
+        assertTrue(err.contains("2 compiler directives added"), err);
+        assertEquals("", Files.readString(tmp.resolve("out")));
+    }
+
     private int launch(Path cds, String... args) throws Exception {
+        return launch(cds, Map.of(), args);
+    }
+
+    /** Runs the launcher with the stand-in java; its arguments go to java.log, one line per start. */
+    private int launch(Path cds, Map<String, String> env, String... args) throws Exception {
         Path jar = Files.writeString(tmp.resolve("agent.jar"), "not a jar: the stand-in does not read it");
         Path fakeJava = tmp.resolve("java");
         Files.writeString(fakeJava, """
@@ -61,6 +100,9 @@ class LauncherScriptTest {
         pb.environment().put("JAVA", fakeJava.toString());
         pb.environment().put("SLUICE_AGENT_JAR", jar.toString());
         pb.environment().put("SLUICE_AGENT_CDS_DIR", cds.toString());
+        pb.environment().remove("SLUICE_AGENT_JIT");
+        pb.environment().remove("SLUICE_AGENT_JAVA_OPTS");
+        pb.environment().putAll(env);
         pb.redirectErrorStream(true).redirectOutput(tmp.resolve("launcher.out").toFile());
         Process p = pb.start();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not end");
