@@ -370,7 +370,7 @@ c0=$(cpu_secs "$CP_PID")
 start_agent prefetch --prefetch-rate 0
 PF_PID=$AGENT_PID
 PF_T1=$(wait_complete prefetch "$PF_PID")
-PF_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta 0 "$(cpu_secs "$PF_PID")") s since its start (JVM start included; the status polls run in JVMs of their own, not counted)"
+PF_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta 0 "$(cpu_secs "$PF_PID")") s since its start (JVM start included)"
 PF_S=$(awk -v a="$AGENT_T0" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
 # the same end, measured from the agent's first log line (after JVM start and GET /api/v1/machines/{id}; the JVM's
 # own messages, e.g. the launcher's "compiler directives added", carry no timestamp)
