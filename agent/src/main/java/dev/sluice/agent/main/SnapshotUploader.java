@@ -62,6 +62,10 @@ final class SnapshotUploader {
     private volatile boolean loseNextAck;
     private volatile boolean stopped;
     private Thread thread;
+    /** Guards {@link #inFileIo} against {@link #stop()}'s interrupt. */
+    private final Object interruptLock = new Object();
+    /** The uploader thread is in the engine's file I/O (cut, map): {@link #stop()} must not interrupt it there. */
+    private boolean inFileIo;
 
     SnapshotUploader(BlockEngine engine, CutStore cutStore, ControlChannel channel, List<String> targetNames,
                      List<SnapshotClient> clients, long bytesPerSecond, Consumer<String> log) {
@@ -81,9 +85,17 @@ final class SnapshotUploader {
         thread.start();
     }
 
+    /**
+     * Stops the uploader. Its thread is interrupted only while it waits (long poll, backoff, batches on their way):
+     * an interrupt inside FileChannel I/O closes that channel (FileChannel is interruptible), and the cache file's or
+     * the map's channel closed at SIGTERM made the agent's final flush fail. Out of its file I/O, the thread
+     * interrupts itself once it sees it is stopping.
+     */
     void stop() {
         stopped = true;
-        if (thread != null) thread.interrupt();
+        synchronized (interruptLock) {
+            if (thread != null && !inFileIo) thread.interrupt();
+        }
         // No interrupts for the senders: one that lands while a sender reads the cache file closes that file's
         // channel (FileChannel is interruptible) for the agent's final flush too. A batch on its way ends with its
         // request (or with the JVM); its blocks stay dirty until acknowledged either way.
@@ -100,7 +112,7 @@ final class SnapshotUploader {
 
     private void run() {
         try {
-            SnapshotCut left = engine.resume(cutStore);
+            SnapshotCut left = fileIo(() -> engine.resume(cutStore));
             if (left != null) {
                 log.accept("snapshot: resuming the cut of " + left.operationId() + " (" + left.size() + " blocks, target " + left.target() + ")");
                 upload(left, false);
@@ -130,9 +142,10 @@ final class SnapshotUploader {
                     }
                     SnapshotCut cut;
                     try {
-                        cut = engine.freeze(c.operationId(), target, cutStore);
+                        cut = fileIo(() -> engine.freeze(c.operationId(), target, cutStore));
                     } catch (IOException e) {
                         // Nothing frozen, every bit still dirty: the command comes back on the next poll.
+                        if (stopped) return;
                         log.accept("snapshot: could not freeze a cut for " + c.operationId() + " (" + e.getMessage() + "); will retry");
                         sleep(IDLE_MILLIS);
                         continue;
@@ -147,6 +160,30 @@ final class SnapshotUploader {
             // stopping
         } catch (IOException | RuntimeException e) {
             log.accept("snapshot: uploader stopped: " + e);
+        }
+    }
+
+    /** File I/O of the engine on the uploader thread. */
+    private interface FileIo<T> {
+        T run() throws IOException;
+    }
+
+    /**
+     * Runs {@code io} where {@link #stop()} does not interrupt; refuses to start it once stopping (an interrupt may
+     * already be pending, and the first channel operation would close its channel).
+     */
+    private <T> T fileIo(FileIo<T> io) throws IOException {
+        synchronized (interruptLock) {
+            if (stopped || Thread.currentThread().isInterrupted()) throw new java.io.InterruptedIOException("stopping");
+            inFileIo = true;
+        }
+        try {
+            return io.run();
+        } finally {
+            synchronized (interruptLock) {
+                inFileIo = false;
+            }
+            if (stopped) Thread.currentThread().interrupt();
         }
     }
 
@@ -187,7 +224,10 @@ final class SnapshotUploader {
                     loseNextAck = false;
                     throw new IOException("fault injection: the acknowledgement of " + op + " was lost");
                 }
-                engine.acknowledgeCut(cut);
+                fileIo(() -> {
+                    engine.acknowledgeCut(cut);
+                    return null;
+                });
                 finished.add(op);
                 log.accept("snapshot: " + op + " acknowledged as " + ack.snapshotId() + " (image " + ack.imageId() + "); dirty[" + cut.target()
                         + "] cleared for the blocks not rewritten since the cut");
@@ -195,12 +235,16 @@ final class SnapshotUploader {
             } catch (SnapshotClient.Refused e) {
                 if (e.status != 409) {
                     log.accept("snapshot: " + op + " refused (" + e.getMessage() + "); dropping the cut, its blocks stay dirty");
-                    engine.drop(cut);
+                    fileIo(() -> {
+                        engine.drop(cut);
+                        return null;
+                    });
                     finished.add(op);
                     return;
                 }
                 log.accept("snapshot: " + op + ": " + e.getMessage() + "; starting the round again");
             } catch (IOException e) {
+                if (stopped) return; // the stored cut is resumed at the next start
                 log.accept("snapshot: " + op + " upload interrupted (" + e.getMessage() + "); retrying");
                 sleep(backoff);
                 backoff = Math.min(5000, backoff * 2);
