@@ -295,8 +295,8 @@ public final class BlockEngine {
             flush();
             long n = 0;
             long[] blocks = new long[64];
-            for (long b = 0; b < map.blockCount(); b++) {
-                if (map.isDirty(target, b) && map.isPresent(b)) {
+            for (long b = map.nextDirty(target, 0); b >= 0; b = map.nextDirty(target, b + 1)) {
+                if (map.isPresent(b)) {
                     if (n == blocks.length) blocks = Arrays.copyOf(blocks, blocks.length * 2);
                     blocks[(int) n++] = b;
                 }
