@@ -247,6 +247,45 @@ class SnapshotAgainstControlPlaneTest {
         assertNotNull(afterFirst);
     }
 
+    /**
+     * A disk whose size is not a multiple of the block size: its last block is short (1536 bytes of a 64 KiB block).
+     * Rewriting it partly, zeroing a whole block (a zero frame) and rewriting another: the snapshot holds exactly that,
+     * with the disk's own size, and the next snapshot after one more write to the short block sends only it.
+     */
+    @Test
+    void aDiskWithAShortLastBlockIsSnapshottedExactly() throws Exception {
+        long size = 16L * BS + 1536;
+        TestImage image = TestImage.create(tmp.resolve("image.raw"), size, 15, 3);
+        Machine m = machineFor(upload(image));
+        byte[] expected = Files.readAllBytes(image.file());
+        assertEquals(size, expected.length);
+        try (AgentProcess agent = AgentProcess.start(port, m.id(), m.credential(), tmp.resolve("agent"))) {
+            String script = "h.pwrite(b'x' * 1000, " + (16L * BS + 300) + ")\n"
+                    + "h.zero(" + BS + ", " + (5L * BS) + ")\n"
+                    + "h.pwrite(b'y' * " + BS + ", " + (9L * BS) + ")\n"
+                    + "h.flush()\n";
+            AgentProcess.Result r = AgentProcess.run(60, "nbdsh", "-u", agent.uri(), "-c", script);
+            assertEquals(0, r.exit(), r.output() + agent.log());
+            java.util.Arrays.fill(expected, (int) (16L * BS + 300), (int) (16L * BS + 1300), (byte) 'x');
+            java.util.Arrays.fill(expected, (int) (5L * BS), (int) (6L * BS), (byte) 0);
+            java.util.Arrays.fill(expected, (int) (9L * BS), (int) (10L * BS), (byte) 'y');
+
+            JsonPath first = snapshotAndWait(m, "short-1", null, agent);
+            assertEquals(3, first.getLong("progress.blocksTotal"), first.prettify());
+            String imageId = first.getString("result.imageId");
+            assertEquals(size, ((Number) as(tenant.viewer()).get("/api/v1/images/" + imageId).then().statusCode(200).extract().path("sizeBytes")).longValue());
+            assertDisk(imageId, expected);
+
+            r = AgentProcess.run(60, "nbdsh", "-u", agent.uri(), "-c", "h.pwrite(b'z' * 1536, " + (16L * BS) + ")\nh.flush()\n");
+            assertEquals(0, r.exit(), r.output() + agent.log());
+            java.util.Arrays.fill(expected, (int) (16L * BS), (int) size, (byte) 'z');
+            JsonPath second = snapshotAndWait(m, "short-2", null, agent);
+            assertEquals(1, second.getLong("progress.blocksTotal"), second.prettify());
+            assertEquals(FRAME_HEADER + 1536L, second.getLong("progress.bytesSent"), "one frame of the short block's 1536 bytes");
+            assertDisk(second.getString("result.imageId"), expected);
+        }
+    }
+
     // --- fixtures -----------------------------------------------------------------------------------------
 
     private String upload(TestImage image) throws IOException, InterruptedException {
