@@ -221,14 +221,15 @@ public final class BlockMap {
      * per block (the cut runs with guest writes held).
      */
     public long nextDirty(int target, long from) {
-        long mask = 0x1111_1111_1111_1111L * (DIRTY_BASE << target);
+        int dirty = DIRTY_BASE << target;
+        long mask = 0x1111_1111_1111_1111L * dirty; // that bit in each of a word's 16 nibbles
         for (long b = Math.max(0, from); b < blockCount; ) {
             long word = words.get((int) (b >>> 4)) & mask;
             if (word == 0) {
                 b = (b | 15) + 1;
                 continue;
             }
-            if (((word >>> ((b & 15) * 4)) & (DIRTY_BASE << target)) != 0) return b;
+            if (((word >>> ((b & 15) * 4)) & dirty) != 0) return b;
             b++;
         }
         return -1;

@@ -269,15 +269,16 @@ final class SnapshotUploader {
         Geometry g = engine.geometry();
         // 4 MiB requests (at most 64 frames): progress and resume points every 4 MiB; each request costs the target two
         // transactions, so batches much smaller than that make the upload pay per request rather than per byte.
-        int perBatch = Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize()));
+        int maxPerBatch = Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize()));
         int[] slots = new int[cut.size()];
         int toSend = 0;
         for (int slot = 0; slot < cut.size(); slot++) if (!received.contains(cut.block(slot))) slots[toSend++] = slot;
         // A small cut is spread over all the requests in flight (164 blocks: four of 41, not 64 + 64 + 36), as the
         // batches run in parallel and the slowest one decides when the cut is complete; not below 8 blocks, where
         // the per-request cost would take over.
-        perBatch = Math.min(perBatch, Math.max(MIN_SPREAD_BATCH, (toSend + BATCHES_IN_FLIGHT - 1) / BATCHES_IN_FLIGHT));
-        ArrayDeque<ByteBuffer> free = takeBuffers(Math.max(1, Math.min(64, BATCH_BYTES / g.blockSize())) * (FRAME_HEADER + g.blockSize()));
+        int perBatch = Math.min(maxPerBatch, Math.max(MIN_SPREAD_BATCH, (toSend + BATCHES_IN_FLIGHT - 1) / BATCHES_IN_FLIGHT));
+        // Sized for the largest batch, so every snapshot can reuse them whatever its size.
+        ArrayDeque<ByteBuffer> free = takeBuffers(maxPerBatch * (FRAME_HEADER + g.blockSize()));
         ArrayDeque<Batch> inFlight = new ArrayDeque<>();
         long started = System.nanoTime();
         long sentBytes = 0;
