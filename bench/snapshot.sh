@@ -243,12 +243,24 @@ snapshot() {
   log "snapshot $1 ($op) not done after 10 minutes: $doc"; SNAP_S=FAIL; SNAP_CLIENT_S=FAIL; SNAP_OP=$doc
 }
 
+# warmup_snapshot NAME: an unmeasured snapshot that must succeed
+warmup_snapshot() {
+  snapshot "$1"
+  [[ "$SNAP_S" != FAIL && -z "$(jq -c '.error // empty' <<<"$SNAP_OP")" ]] || { log "warm-up snapshot failed: $SNAP_OP"; exit 1; }
+}
+# new_peer NAME BYTES: a fresh random file of BYTES in $WORK/peer.raw (synced) and a new image of that size for it;
+# prints the image id
+new_peer() {
+  head -c "$2" /dev/urandom >"$WORK/peer.raw"
+  sync "$WORK/peer.raw"
+  api POST /api/v1/images "$MEMBER" "{\"name\":\"$1\",\"sizeBytes\":$2}" | jq -r .id
+}
+
 if (( WARMUP_PCT > 0 )); then
   n=$(( (BLOCKS * WARMUP_PCT + 99) / 100 ))
   log "warm-up: dirtying $n blocks ($WARMUP_PCT %) and a snapshot of them (not measured)"
   dirty "$n"
-  snapshot "snapbench-warmup-$SUFFIX"
-  [[ "$SNAP_S" != FAIL && -z "$(jq -c '.error // empty' <<<"$SNAP_OP")" ]] || { log "warm-up snapshot failed: $SNAP_OP"; exit 1; }
+  warmup_snapshot "snapbench-warmup-$SUFFIX"
   WARMUP_NOTE="warm-up snapshot ($WARMUP_PCT %, $n blocks, not measured): $SNAP_S s"
 else
   WARMUP_NOTE="no warm-up snapshot"
@@ -261,10 +273,8 @@ first_pct=${PCTS%% *}
 for round in $(seq 1 "$WARMUP_ROUNDS"); do
   n=$(( (BLOCKS * first_pct + 99) / 100 ))
   dirty "$n" "$(( 1000 + round ))"
-  snapshot "snapbench-warmup-$first_pct-r$round-$SUFFIX"
-  [[ "$SNAP_S" != FAIL && -z "$(jq -c '.error // empty' <<<"$SNAP_OP")" ]] || { log "warm-up snapshot failed: $SNAP_OP"; exit 1; }
-  head -c "$(( n * BS ))" /dev/urandom >"$WORK/peer.raw"
-  peer=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-peer-warmup-r$round-$SUFFIX\",\"sizeBytes\":$(( n * BS ))}" | jq -r .id)
+  warmup_snapshot "snapbench-warmup-$first_pct-r$round-$SUFFIX"
+  peer=$(new_peer "snapbench-peer-warmup-r$round-$SUFFIX" "$(( n * BS ))")
   [[ "$(put_content "$peer" "$WORK/peer.raw")" != FAIL ]] || exit 1
   rm -f "$WORK/peer.raw"
 done
@@ -306,9 +316,7 @@ for pct in $PCTS; do
     t_cut=$(agent_time "snapshot: cut for $op_id"); t_ack=$(agent_time "snapshot: $op_id acknowledged")
     split="request->cut $( [[ -n "$t_cut" ]] && secs "$SNAP_T0" "$t_cut" || echo '?') s, cut->ack $( [[ -n "$t_cut" && -n "$t_ack" ]] && secs "$t_cut" "$t_ack" || echo '?') s"
 
-    head -c "$bytes" /dev/urandom >"$WORK/peer.raw"
-    sync "$WORK/peer.raw"
-    peer=$(api POST /api/v1/images "$MEMBER" "{\"name\":\"snapbench-peer-$pct-r$round-$SUFFIX\",\"sizeBytes\":$bytes}" | jq -r .id)
+    peer=$(new_peer "snapbench-peer-$pct-r$round-$SUFFIX" "$bytes")
     note_load "curl $pct % round $round"
     c0=$(cpu_secs "$CP_PID")
     [[ "${BENCH_THREADS:-}" == 1 ]] && thread_cpu "$CP_PID" >"$WORK/threads.0"
