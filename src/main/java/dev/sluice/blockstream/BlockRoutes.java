@@ -74,12 +74,13 @@ public class BlockRoutes {
                     .putHeader("Sluice-Block-Size", Integer.toString(image.blockSize()))
                     .putHeader("Sluice-Block-Count", Long.toString(image.blockCount()))
                     .setChunked(true);
+            DirectSlab headers = new DirectSlab(FRAME_HEADER * 64);
             new BlockStreamer(rc, vertx, readPool, content, image, start, start + count - 1, (i, digest, bytes) -> {
                 int length = image.blockLength(i);
                 boolean zero = digest == null;
-                Buffer frame = Buffer.buffer(FRAME_HEADER);
-                frame.appendLong(i).appendByte((byte) (zero ? 1 : 0)).appendInt(zero ? 0 : length).appendBytes(digestBytes(digest, length));
-                return zero ? frame.getByteBuf() : Unpooled.wrappedBuffer(frame.getByteBuf(), Unpooled.wrappedBuffer(bytes));
+                ByteBuf header = headers.take(FRAME_HEADER);
+                header.writeLong(i).writeByte(zero ? 1 : 0).writeInt(zero ? 0 : length).writeBytes(digestBytes(digest, length));
+                return zero ? header : Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(bytes));
             }).start();
         });
     }

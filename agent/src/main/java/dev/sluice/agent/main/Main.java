@@ -345,7 +345,6 @@ public final class Main {
             // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
             // phase and answers with what to prefetch first.
             // The hand-off goes over a plain connection (see BootClient), so it does not wait for java.net.http.
-            // (run() awaits the set-up itself right after the hand-off, so the reports' client is never the first wait.)
             BootClient bootClient = new BootClient(() -> {
                 try {
                     return awaitHttp(httpInit);
@@ -360,7 +359,6 @@ public final class Main {
             } catch (IOException | RuntimeException e) {
                 log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
             }
-            HttpClient http = awaitHttp(httpInit);
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
                 TouchTrace touches = new TouchTrace(TOUCH_TRACE_CAP);
@@ -374,7 +372,7 @@ public final class Main {
             if (o.has("--prefetch-order")) {
                 order = PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()));
             } else if (handoff != null && handoff.priority().length > 0) {
-                order = PrefetchOrder.priorityFirst(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch));
+                order = PrefetchOrder.priorityFirst(PrefetchOrder.runsWithinList(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch), batch));
                 engine.watchBootSet(new BootSetReads(handoff.priority()));
                 if (prefetchOn) BootSetWatch.start(handoff.priority(), map, source, engine::demandMisses, log);
             } else {
@@ -390,9 +388,27 @@ public final class Main {
                             (int) Math.max(1, Math.min(batch, (yieldRunKiB << 10) / g.blockSize())), prefetchRuns), log)
                     .holdForBoot((long) (bootHoldSeconds * 1e9));
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
+            // Prefetch starts before the java.net.http set-up is awaited: it fetches over plain connections, and a fresh
+            // JVM's set-up (a few hundred ms) was on the critical path of every full prefetch.
+            java.util.concurrent.CompletableFuture<HydrationLoop> hydrationStarted = new java.util.concurrent.CompletableFuture<>();
+            Thread prefetchThread = null;
+            if (prefetchOn) {
+                prefetchThread = new Thread(() -> {
+                    prefetcher.run();
+                    // "hydrated" as soon as prefetch completes, not at the next interval
+                    hydrationStarted.thenAccept(HydrationLoop::reportNow);
+                }, "prefetch");
+                prefetchThread.setDaemon(true);
+                prefetchThread.start();
+            } else {
+                log.accept("agent: prefetch off");
+            }
+
+            HttpClient http = awaitHttp(httpInit);
             HydrationLoop hydration = new HydrationLoop(new HydrationReporter(http, base, machine, token, Duration.ofSeconds(10)),
                     () -> Progress.of(engine, source, prefetchState.get()), debugLog);
             hydration.start((long) (reportSeconds * 1000));
+            hydrationStarted.complete(hydration);
             MetricsEndpoint metrics = null;
             if (o.has("--metrics-listen")) {
                 String m = o.require("--metrics-listen");
@@ -408,17 +424,6 @@ public final class Main {
             SnapshotUploader snapshots = new SnapshotUploader(engine, new FileCutStore(dir.dir(), g.blockSize()),
                     new ControlChannel(http, base, machine, token), targetNames, snapshotClients, (long) (uploadRateMiB * (1 << 20)), log);
             snapshots.start();
-            Thread prefetchThread = null;
-            if (prefetchOn) {
-                prefetchThread = new Thread(() -> {
-                    prefetcher.run();
-                    hydration.reportNow(); // "hydrated" as soon as prefetch completes, not at the next interval
-                }, "prefetch");
-                prefetchThread.setDaemon(true);
-                prefetchThread.start();
-            } else {
-                log.accept("agent: prefetch off");
-            }
 
             // Demand-fetched blocks become durable at the next flush; flush every few seconds so a
             // restart does not fetch them again.

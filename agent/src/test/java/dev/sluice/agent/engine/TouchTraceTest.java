@@ -96,4 +96,17 @@ class TouchTraceTest {
         assertArrayEquals(new long[]{3, 5, 9, 1, 2, 8, 4}, PrefetchOrder.sortedWithinWindows(new long[]{9, 3, 5, 2, 8, 1, 4}, 3));
         assertArrayEquals(new long[]{}, PrefetchOrder.sortedWithinWindows(new long[]{}, 8));
     }
+
+    @Test
+    void interleavedRegionsOfAPriorityListBecomeWholeRunsInTheOrderOfTheirFirstEntries() {
+        // Two readers' first touches, interleaved: 0, 100, 1, 101, 2, 102, 3, 103.
+        long[] interleaved = {0, 100, 1, 101, 2, 102, 3, 103};
+        assertArrayEquals(new long[]{0, 1, 2, 3, 100, 101, 102, 103}, PrefetchOrder.runsWithinList(interleaved, 8));
+        // Runs stop at maxRun blocks; the rest of a region is a run where its next entry comes in the list.
+        assertArrayEquals(new long[]{0, 1, 100, 101, 2, 3, 102, 103}, PrefetchOrder.runsWithinList(interleaved, 2));
+        // Only blocks of the list join a run (5 is not in it), each block once, duplicates dropped; a run never reaches
+        // back (3 comes after 4, as the list has it).
+        assertArrayEquals(new long[]{4, 6, 7, 3}, PrefetchOrder.runsWithinList(new long[]{4, 6, 4, 7, 3, 6}, 8));
+        assertArrayEquals(new long[]{}, PrefetchOrder.runsWithinList(new long[]{}, 8));
+    }
 }
