@@ -27,7 +27,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -102,18 +101,6 @@ public final class Main {
     static final long PREFETCH_FLUSH_BYTES = 64L << 20;
 
     private Main() {
-    }
-
-    /** The shared HTTP client once its background set-up is done; a failed set-up is the IOException. */
-    private static HttpClient awaitHttp(java.util.concurrent.Future<HttpClient> init) throws IOException {
-        try {
-            return init.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IOException("cannot set up the HTTP client: " + e.getCause(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
     }
 
     public static void main(String[] args) {
@@ -293,12 +280,6 @@ public final class Main {
             Consumer<String> debugLog = debug ? line -> log.accept("debug: " + line) : line -> { };
             Files.createDirectories(dir.dir());
 
-            // java.net.http (the hand-off, reports, snapshots) takes a fresh JVM a few hundred ms to set up: do that
-            // in the background while the machine lookup (on a plain connection) and the cache files go first.
-            java.util.concurrent.FutureTask<HttpClient> httpInit = new java.util.concurrent.FutureTask<>(HttpBlockSource::newClient);
-            Thread httpInitThread = new Thread(httpInit, "http-init");
-            httpInitThread.setDaemon(true);
-            httpInitThread.start();
             CacheDir.Identity id = identity(base, machine, token, dir);
             Geometry g = id.geometry();
             FileLocalStore local = new FileLocalStore(dir.cacheFile(), g.sizeBytes());
@@ -344,14 +325,7 @@ public final class Main {
 
             // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
             // phase and answers with what to prefetch first.
-            // The hand-off goes over a plain connection (see BootClient), so it does not wait for java.net.http.
-            BootClient bootClient = new BootClient(() -> {
-                try {
-                    return awaitHttp(httpInit);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }, base, machine, token, Duration.ofSeconds(10), g.blockCount());
+            BootClient bootClient = new BootClient(base, machine, token, Duration.ofSeconds(10), g.blockCount());
             BootClient.Handoff handoff = null;
             try {
                 handoff = bootClient.handoff();
@@ -388,15 +362,14 @@ public final class Main {
                             (int) Math.max(1, Math.min(batch, (yieldRunKiB << 10) / g.blockSize())), prefetchRuns), log)
                     .holdForBoot((long) (bootHoldSeconds * 1e9));
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
-            // Prefetch starts before the java.net.http set-up is awaited: it fetches over plain connections, and a fresh
-            // JVM's set-up (a few hundred ms) was on the critical path of every full prefetch.
-            java.util.concurrent.CompletableFuture<HydrationLoop> hydrationStarted = new java.util.concurrent.CompletableFuture<>();
+            HydrationLoop hydration = new HydrationLoop(new HydrationReporter(base, machine, token, Duration.ofSeconds(10)),
+                    () -> Progress.of(engine, source, prefetchState.get()), debugLog);
+            hydration.start((long) (reportSeconds * 1000));
             Thread prefetchThread = null;
             if (prefetchOn) {
                 prefetchThread = new Thread(() -> {
                     prefetcher.run();
-                    // "hydrated" as soon as prefetch completes, not at the next interval
-                    hydrationStarted.thenAccept(HydrationLoop::reportNow);
+                    hydration.reportNow(); // "hydrated" as soon as prefetch completes, not at the next interval
                 }, "prefetch");
                 prefetchThread.setDaemon(true);
                 prefetchThread.start();
@@ -404,11 +377,6 @@ public final class Main {
                 log.accept("agent: prefetch off");
             }
 
-            HttpClient http = awaitHttp(httpInit);
-            HydrationLoop hydration = new HydrationLoop(new HydrationReporter(http, base, machine, token, Duration.ofSeconds(10)),
-                    () -> Progress.of(engine, source, prefetchState.get()), debugLog);
-            hydration.start((long) (reportSeconds * 1000));
-            hydrationStarted.complete(hydration);
             MetricsEndpoint metrics = null;
             if (o.has("--metrics-listen")) {
                 String m = o.require("--metrics-listen");
@@ -419,10 +387,10 @@ public final class Main {
                 log.accept("agent: metrics at http://" + m.substring(0, colon) + ":" + metrics.address().getPort() + "/metrics");
             }
             List<SnapshotClient> snapshotClients = new java.util.ArrayList<>();
-            snapshotClients.add(new SnapshotClient(http, base, machine, token, Duration.ofSeconds(120)));
-            for (URI url : targetUrls) snapshotClients.add(new SnapshotClient(http, url, machine, token, Duration.ofSeconds(120)));
+            snapshotClients.add(new SnapshotClient(base, machine, token, Duration.ofSeconds(120)));
+            for (URI url : targetUrls) snapshotClients.add(new SnapshotClient(url, machine, token, Duration.ofSeconds(120)));
             SnapshotUploader snapshots = new SnapshotUploader(engine, new FileCutStore(dir.dir(), g.blockSize()),
-                    new ControlChannel(http, base, machine, token), targetNames, snapshotClients, (long) (uploadRateMiB * (1 << 20)), log);
+                    new ControlChannel(base, machine, token), targetNames, snapshotClients, (long) (uploadRateMiB * (1 << 20)), log);
             snapshots.start();
 
             // Demand-fetched blocks become durable at the next flush; flush every few seconds so a

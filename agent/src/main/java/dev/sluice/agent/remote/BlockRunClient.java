@@ -11,6 +11,12 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
@@ -24,6 +30,9 @@ import javax.net.ssl.SSLSocketFactory;
  * agent), so runs use this small blocking HTTP/1.1 client instead: one keep-alive connection per
  * request in flight, taken from an idle pool, the body read straight from the socket by the caller's
  * thread. GET, and POST without a body, with a Bearer token; Content-Length and chunked bodies; http and https.
+ * The agent's other calls (hand-off, hydration reports, the command poll, snapshot uploads) use it too, through
+ * {@link #call}: java.net.http cost a fresh agent about 0.2 CPU-seconds to set up, on the two CPUs its first prefetch
+ * (or a guest's first reads) needed.
  *
  * Timeouts: `connectTimeout` for the connection, then every socket read may wait at most the
  * request's `readTimeoutMillis`, so a stalled control plane surfaces as SocketTimeoutException.
@@ -104,7 +113,7 @@ final class BlockRunClient {
      * while idle) is retried once on a fresh one.
      */
     Response get(String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
-        return send("GET", pathAndQuery, bearer, accept, readTimeoutMillis);
+        return send("GET", pathAndQuery, bearer, accept, null, null, 0, readTimeoutMillis, null);
     }
 
     /**
@@ -112,14 +121,59 @@ final class BlockRunClient {
      * goes out on an idle one the server may have closed) and reads the status line and headers, as {@link #get}.
      */
     Response post(String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
-        return send("POST", pathAndQuery, bearer, accept, readTimeoutMillis);
+        return send("POST", pathAndQuery, bearer, accept, null, null, 0, readTimeoutMillis, null);
     }
 
-    private Response send(String method, String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
+    /** {@code suffix} (starting with '/') under the base URL's path. */
+    static String path(URI base, String suffix) {
+        String path = base.getRawPath() == null ? "" : base.getRawPath();
+        return (path.endsWith("/") ? path.substring(0, path.length() - 1) : path) + suffix;
+    }
+
+    /** A whole exchange's outcome: the status and the body as text (UTF-8). */
+    record Text(int status, String body) {
+    }
+
+    /**
+     * One whole exchange with an optional body ({@code contentType} and {@code body[0..length)}; null: none), its
+     * answer read to the end (at most {@code maxBody} bytes, else IOException). The exchange as a whole, writing the
+     * body included (a blocking socket write has no timeout of its own), is cut after {@code timeoutMillis}.
+     */
+    Text call(String method, String pathAndQuery, String bearer, String accept, String contentType, byte[] body, int length,
+              int timeoutMillis, int maxBody) throws IOException {
+        AtomicReference<Connection> using = new AtomicReference<>();
+        AtomicBoolean cut = new AtomicBoolean();
+        ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
+            cut.set(true);
+            Connection c = using.get();
+            if (c != null) c.closeQuietly(); // unblocks the reading or writing thread
+        }, Math.max(1, timeoutMillis), TimeUnit.MILLISECONDS);
+        try (Response resp = send(method, pathAndQuery, bearer, accept, contentType, body, length, timeoutMillis, using)) {
+            byte[] bytes = resp.body.readNBytes(maxBody + 1);
+            if (bytes.length > maxBody) throw new IOException(method + " " + pathAndQuery + ": answer over " + maxBody + " bytes");
+            return new Text(resp.status, new String(bytes, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            if (cut.get()) throw new SocketTimeoutException(method + " " + pathAndQuery + ": no answer within " + timeoutMillis + " ms");
+            throw e;
+        } finally {
+            watchdog.cancel(false);
+        }
+    }
+
+    /** Cuts exchanges that overrun their {@link #call} timeout; one daemon thread for every client. */
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "http-call-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private Response send(String method, String pathAndQuery, String bearer, String accept, String contentType, byte[] body,
+                          int length, int readTimeoutMillis, AtomicReference<Connection> using) throws IOException {
         Connection c = method.equals("GET") ? idle.pollFirst() : null;
         if (c != null) {
+            if (using != null) using.set(c);
             try {
-                return exchange(c, method, pathAndQuery, bearer, accept, readTimeoutMillis);
+                return exchange(c, method, pathAndQuery, bearer, accept, contentType, body, length, readTimeoutMillis);
             } catch (SocketTimeoutException e) {
                 c.closeQuietly();
                 throw e;
@@ -128,8 +182,9 @@ final class BlockRunClient {
             }
         }
         c = open();
+        if (using != null) using.set(c);
         try {
-            return exchange(c, method, pathAndQuery, bearer, accept, readTimeoutMillis);
+            return exchange(c, method, pathAndQuery, bearer, accept, contentType, body, length, readTimeoutMillis);
         } catch (IOException | RuntimeException e) {
             c.closeQuietly();
             throw e;
@@ -167,11 +222,15 @@ final class BlockRunClient {
         }
     }
 
-    private Response exchange(Connection c, String method, String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
+    private Response exchange(Connection c, String method, String pathAndQuery, String bearer, String accept, String contentType,
+                              byte[] content, int contentLength, int readTimeoutMillis) throws IOException {
         c.socket.setSoTimeout(Math.max(1, readTimeoutMillis));
+        String framing = content != null ? "Content-Type: " + contentType + "\r\nContent-Length: " + contentLength + "\r\n"
+                : method.equals("GET") ? "" : "Content-Length: 0\r\n";
         String request = method + " " + pathAndQuery + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nAuthorization: Bearer " + bearer
-                + "\r\nAccept: " + accept + "\r\nUser-Agent: sluice-agent\r\n" + (method.equals("GET") ? "" : "Content-Length: 0\r\n") + "\r\n";
+                + "\r\nAccept: " + accept + "\r\nUser-Agent: sluice-agent\r\n" + framing + "\r\n";
         c.out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+        if (content != null) c.out.write(content, 0, contentLength);
         c.out.flush();
         String statusLine = c.readLine();
         if (statusLine == null) throw new EOFException("connection closed before the response");
@@ -213,7 +272,9 @@ final class BlockRunClient {
             }
         }
         BodyStream body;
-        if (chunked) body = new ChunkedBody(c);
+        // RFC 9112 §6.3: a 204 or 304 answer ends with its headers, whatever they say.
+        if (status == 204 || status == 304) body = new FixedBody(c.in, 0);
+        else if (chunked) body = new ChunkedBody(c);
         else if (length >= 0) body = new FixedBody(c.in, length);
         else {
             c.keepAlive = false;

@@ -3,9 +3,6 @@ package dev.sluice.agent.remote;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -19,11 +16,9 @@ import java.util.regex.Pattern;
  * {@code POST /api/v1/machines/{id}/boot-misses} with the first-touch demand misses of the boot it was handed.
  * One attempt per call. Thread-safe.
  *
- * <p>The hand-off goes over a plain blocking connection ({@link BlockRunClient}), not java.net.http: it is on the
- * critical path of every start (prefetch waits for its priority list) and a fresh JVM needs a few hundred
- * milliseconds to set java.net.http up (measured: the hand-off answered 0.42 s after the export was up, with an idle
- * control plane). The misses, reported later, use the shared HTTP client, which a supplier hands over once it is set
- * up.
+ * <p>Both go over plain blocking connections ({@link BlockRunClient}): the hand-off is on the critical path of every
+ * start (prefetch waits for its priority list), and java.net.http needed a few hundred milliseconds of a fresh JVM to
+ * be set up (measured: the hand-off answered 0.42 s after the export was up, with an idle control plane).
  */
 public final class BootClient {
     /** What the control plane sends: at most this many blocks go into the agent's memory. */
@@ -36,30 +31,21 @@ public final class BootClient {
     public record Handoff(String bootId, long[] priority) {
     }
 
-    private final java.util.function.Supplier<HttpClient> http;
-    private final URI base;
     private final String handoffPath;
-    private final URI misses;
+    private final String missesPath;
     private final String token;
     private final Duration timeout;
     private final long blockCount;
+    private final BlockRunClient client;
 
-    public BootClient(HttpClient http, URI base, String machineId, String token, Duration timeout, long blockCount) {
-        this(() -> http, base, machineId, token, timeout, blockCount);
-    }
-
-    /** {@code http} is asked for the client only when misses are reported (it may block until the client is set up). */
-    public BootClient(java.util.function.Supplier<HttpClient> http, URI base, String machineId, String token, Duration timeout, long blockCount) {
+    public BootClient(URI base, String machineId, String token, Duration timeout, long blockCount) {
         String machine = "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8).replace("+", "%20");
-        String path = base.getRawPath() == null ? "" : base.getRawPath();
-        if (path.endsWith("/")) path = path.substring(0, path.length() - 1);
-        this.http = http;
-        this.base = base;
-        this.handoffPath = path + machine + "/boot-handoff";
-        this.misses = HttpBlockSource.resolve(base, machine + "/boot-misses");
+        this.handoffPath = BlockRunClient.path(base, machine + "/boot-handoff");
+        this.missesPath = BlockRunClient.path(base, machine + "/boot-misses");
         this.token = token;
         this.timeout = timeout;
         this.blockCount = blockCount;
+        this.client = new BlockRunClient(base, millis(timeout));
     }
 
     /** Reports the driver up; the answer is checked (a boot id, indices within the disk), never trusted blindly. */
@@ -87,42 +73,29 @@ public final class BootClient {
                 json.append(blocks[i]);
             }
             json.append("]}");
-            send(HttpRequest.newBuilder(misses).header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(json.toString())), 204);
+            byte[] body = json.toString().getBytes(StandardCharsets.UTF_8);
+            BlockRunClient.Text resp = client.call("POST", missesPath, token, "application/json", "application/json", body, body.length,
+                    millis(timeout), 1 << 20);
+            if (resp.status() != 204) {
+                String b = resp.body();
+                throw new IOException("POST " + missesPath + ": HTTP " + resp.status() + " " + (b.length() > 300 ? b.substring(0, 300) + "…" : b));
+            }
         }
     }
 
     private String postHandoff() throws IOException {
-        int millis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
-        BlockRunClient client = new BlockRunClient(base, millis);
-        try (BlockRunClient.Response resp = client.post(handoffPath, token, "application/json", millis)) {
-            byte[] body = resp.body.readNBytes(MAX_HANDOFF_BYTES + 1);
-            String text = new String(body, 0, Math.min(body.length, MAX_HANDOFF_BYTES), StandardCharsets.UTF_8);
-            if (resp.status != 200) {
-                throw new IOException("POST " + handoffPath + ": HTTP " + resp.status + " " + (text.length() > 300 ? text.substring(0, 300) + "…" : text));
-            }
-            if (body.length > MAX_HANDOFF_BYTES) throw new IOException("hand-off answer over " + MAX_HANDOFF_BYTES + " bytes");
-            return text;
-        } finally {
-            client.close();
+        BlockRunClient.Text resp = client.call("POST", handoffPath, token, "application/json", null, null, 0, millis(timeout), MAX_HANDOFF_BYTES);
+        if (resp.status() != 200) {
+            String text = resp.body();
+            throw new IOException("POST " + handoffPath + ": HTTP " + resp.status() + " " + (text.length() > 300 ? text.substring(0, 300) + "…" : text));
         }
+        return resp.body();
     }
 
     /** The largest hand-off answer read: MAX_PRIORITY block indices of up to 20 digits each, and some. */
     static final int MAX_HANDOFF_BYTES = MAX_PRIORITY * 21 + (1 << 16);
 
-    private String send(HttpRequest.Builder request, int expected) throws IOException {
-        HttpRequest req = request.timeout(timeout).header("Authorization", "Bearer " + token).header("Accept", "application/json").build();
-        try {
-            HttpResponse<String> resp = http.get().send(req, HttpResponse.BodyHandlers.ofString());
-            if (resp.statusCode() != expected) {
-                String b = resp.body() == null ? "" : resp.body();
-                throw new IOException("POST " + req.uri().getPath() + ": HTTP " + resp.statusCode() + " " + (b.length() > 300 ? b.substring(0, 300) + "…" : b));
-            }
-            return resp.body();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+    private static int millis(Duration d) {
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.toMillis()));
     }
 }

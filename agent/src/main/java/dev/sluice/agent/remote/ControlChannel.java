@@ -3,9 +3,6 @@ package dev.sluice.agent.remote;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,13 +20,16 @@ public final class ControlChannel {
     public record Command(String id, String kind, String operationId, String name, String target) {
     }
 
-    private final HttpClient http;
+    /** A command list is small; more than this is not one. */
+    static final int MAX_ANSWER = 4 << 20;
+
+    private final BlockRunClient client;
     private final URI base;
     private final String machineId;
     private final String token;
 
-    public ControlChannel(HttpClient http, URI base, String machineId, String token) {
-        this.http = http;
+    public ControlChannel(URI base, String machineId, String token) {
+        this.client = new BlockRunClient(base, 10_000);
         this.base = base;
         this.machineId = machineId;
         this.token = token;
@@ -37,18 +37,11 @@ public final class ControlChannel {
 
     /** One long poll; returns when commands are pending or {@code wait} passed (then empty). */
     public List<Command> poll(Duration wait) throws IOException {
-        URI uri = HttpBlockSource.resolve(base, "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8)
+        String path = BlockRunClient.path(base, "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8).replace("+", "%20")
                 + "/commands?wait=" + wait);
-        HttpRequest req = HttpRequest.newBuilder(uri).timeout(wait.plusSeconds(15))
-                .header("Authorization", "Bearer " + token).header("Accept", "application/json").GET().build();
-        HttpResponse<String> resp;
-        try {
-            resp = http.send(req, HttpResponse.BodyHandlers.ofString());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
-        if (resp.statusCode() != 200) throw new IOException("GET " + uri.getPath() + ": HTTP " + resp.statusCode());
+        int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, wait.plusSeconds(15).toMillis());
+        BlockRunClient.Text resp = client.call("GET", path, token, "application/json", null, null, 0, timeoutMillis, MAX_ANSWER);
+        if (resp.status() != 200) throw new IOException("GET " + path.replaceFirst("\\?.*", "") + ": HTTP " + resp.status());
         List<Command> out = new ArrayList<>();
         if (Json.parse(resp.body()) instanceof Map<?, ?> doc && doc.get("items") instanceof List<?> items) {
             for (Object o : items) {

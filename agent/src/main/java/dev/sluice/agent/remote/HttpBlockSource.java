@@ -8,9 +8,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -81,10 +78,6 @@ public final class HttpBlockSource implements BlockSource {
         this.zeroDigestFull = sha256(new byte[geometry.blockSize()], geometry.blockSize());
         int lastLen = geometry.blockLength(geometry.blockCount() - 1);
         this.zeroDigestLast = sha256(new byte[lastLen], lastLen);
-    }
-
-    public static HttpClient newClient() {
-        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     }
 
     /**

@@ -3,9 +3,6 @@ package dev.sluice.agent.remote;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
@@ -26,33 +23,27 @@ public final class HydrationReporter {
         }
     }
 
-    private final HttpClient http;
-    private final URI uri;
-    private final String token;
-    private final Duration timeout;
+    /** An answer is a few hundred bytes; more than this is not one. */
+    static final int MAX_ANSWER = 1 << 20;
 
-    public HydrationReporter(HttpClient http, URI base, String machineId, String token, Duration timeout) {
-        this.http = http;
-        this.uri = HttpBlockSource.resolve(base, "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8) + "/hydration");
+    private final BlockRunClient client;
+    private final String path;
+    private final String token;
+    private final int timeoutMillis;
+
+    public HydrationReporter(URI base, String machineId, String token, Duration timeout) {
+        this.timeoutMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        this.client = new BlockRunClient(base, timeoutMillis);
+        this.path = BlockRunClient.path(base, "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8).replace("+", "%20") + "/hydration");
         this.token = token;
-        this.timeout = timeout;
     }
 
     /** Sends {@code report}; throws with the HTTP status (never the token) when the control plane refuses it. */
     public void send(Report report) throws IOException {
-        HttpRequest req = HttpRequest.newBuilder(uri).timeout(timeout)
-                .header("Authorization", "Bearer " + token)
-                .header("Content-Type", "application/json").header("Accept", "application/json")
-                .PUT(HttpRequest.BodyPublishers.ofString(report.toJson())).build();
-        try {
-            HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
-            if (resp.statusCode() != 200) {
-                throw new IOException("PUT " + uri.getPath() + ": HTTP " + resp.statusCode() + " " + abbreviate(resp.body()));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+        byte[] body = report.toJson().getBytes(StandardCharsets.UTF_8);
+        BlockRunClient.Text resp = client.call("PUT", path, token, "application/json", "application/json", body, body.length,
+                timeoutMillis, MAX_ANSWER);
+        if (resp.status() != 200) throw new IOException("PUT " + path + ": HTTP " + resp.status() + " " + abbreviate(resp.body()));
     }
 
     private static String abbreviate(String s) {

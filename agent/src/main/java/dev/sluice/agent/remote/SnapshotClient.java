@@ -3,17 +3,12 @@ package dev.sluice.agent.remote;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Flow;
 
 /**
  * One snapshot target's upload endpoints ({@code /api/v1/machines/{id}/snapshot-uploads/{operationId}}):
@@ -40,18 +35,21 @@ public final class SnapshotClient {
         }
     }
 
-    private final HttpClient http;
+    /** Upload answers are small (the received block list at most: 20 bytes per block of a cut); more is not one. */
+    static final int MAX_ANSWER = 64 << 20;
+
+    private final BlockRunClient client;
     private final URI base;
     private final String machineId;
     private final String token;
-    private final Duration timeout;
+    private final int timeoutMillis;
 
-    public SnapshotClient(HttpClient http, URI base, String machineId, String token, Duration timeout) {
-        this.http = http;
+    public SnapshotClient(URI base, String machineId, String token, Duration timeout) {
+        this.timeoutMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        this.client = new BlockRunClient(base, Math.min(timeoutMillis, 10_000));
         this.base = base;
         this.machineId = machineId;
         this.token = token;
-        this.timeout = timeout;
     }
 
     public URI base() {
@@ -59,8 +57,7 @@ public final class SnapshotClient {
     }
 
     public UploadState declareCut(String operationId, long cutBlocks) throws IOException {
-        String body = send(HttpRequest.newBuilder(uri(operationId, "")).header("Content-Type", "application/json")
-                .PUT(HttpRequest.BodyPublishers.ofString("{\"cutBlocks\":" + cutBlocks + "}")));
+        String body = send("PUT", path(operationId, ""), "application/json", json("{\"cutBlocks\":" + cutBlocks + "}"));
         if (!(Json.parse(body) instanceof Map<?, ?> doc)) throw new IOException("upload state is not a JSON object");
         Set<Long> received = new HashSet<>();
         if (doc.get("receivedBlocks") instanceof List<?> list) {
@@ -72,70 +69,49 @@ public final class SnapshotClient {
     /**
      * Sends one batch of frames (docs/block-protocol.md); durably received by the target on return. The batch names
      * the whole cut ({@code cutBlocks}, {@code cutDigest}, as {@link #complete} takes them): if it is the batch that
-     * completes the cut, the target commits at once and this returns the acknowledgement; else null.
+     * completes the cut, the target commits at once and this returns the acknowledgement; else null. The frames go
+     * out in one socket write from the caller's thread (java.net.http handed them over to its selector thread in
+     * 16 KiB pieces, and with four batches in flight the last one waited for the others' writes).
      */
     public Ack sendBlocks(String operationId, byte[] frames, int length, long cutBlocks, String cutDigest) throws IOException {
-        String body = send(HttpRequest.newBuilder(uri(operationId, "/blocks?cutBlocks=" + cutBlocks + "&cutDigest=" + cutDigest))
-                .header("Content-Type", "application/vnd.sluice.blocks").POST(oneBuffer(frames, length)));
+        String body = send("POST", path(operationId, "/blocks?cutBlocks=" + cutBlocks + "&cutDigest=" + cutDigest),
+                "application/vnd.sluice.blocks", frames, length);
         if (Json.parse(body) instanceof Map<?, ?> doc && doc.get("committed") instanceof Map<?, ?> ack && ack.get("snapshotId") instanceof String s) {
             return new Ack(s, ack.get("imageId") instanceof String i ? i : null);
         }
         return null;
     }
 
-    /**
-     * The batch as ONE buffer: {@code BodyPublishers.ofByteArray} hands the client 16 KiB pieces (jdk.httpclient.bufsize),
-     * each its own trip through the client's flow and its own socket write, which cost the agent about a CPU-second
-     * per GiB of snapshot. A retried request subscribes again and gets the whole buffer again.
-     */
-    static HttpRequest.BodyPublisher oneBuffer(byte[] bytes, int length) {
-        Flow.Publisher<ByteBuffer> publisher = subscriber -> subscriber.onSubscribe(new Flow.Subscription() {
-            private boolean done;
-
-            @Override
-            public void request(long n) {
-                synchronized (this) {
-                    if (done || n <= 0) return;
-                    done = true;
-                }
-                subscriber.onNext(ByteBuffer.wrap(bytes, 0, length));
-                subscriber.onComplete();
-            }
-
-            @Override
-            public synchronized void cancel() {
-                done = true;
-            }
-        });
-        return HttpRequest.BodyPublishers.fromPublisher(publisher, length);
-    }
-
     public Ack complete(String operationId, long cutBlocks, String cutDigest) throws IOException {
-        String body = send(HttpRequest.newBuilder(uri(operationId, "/complete")).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"cutBlocks\":" + cutBlocks + ",\"cutDigest\":\"" + cutDigest + "\"}")));
+        String body = send("POST", path(operationId, "/complete"), "application/json",
+                json("{\"cutBlocks\":" + cutBlocks + ",\"cutDigest\":\"" + cutDigest + "\"}"));
         if (!(Json.parse(body) instanceof Map<?, ?> doc) || !(doc.get("snapshotId") instanceof String s)) {
             throw new IOException("the acknowledgement names no snapshot");
         }
         return new Ack(s, doc.get("imageId") instanceof String i ? i : null);
     }
 
-    private URI uri(String operationId, String suffix) {
-        return HttpBlockSource.resolve(base, "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8)
-                + "/snapshot-uploads/" + URLEncoder.encode(operationId, StandardCharsets.UTF_8) + suffix);
+    private String path(String operationId, String suffix) {
+        return BlockRunClient.path(base, "/api/v1/machines/" + enc(machineId) + "/snapshot-uploads/" + enc(operationId) + suffix);
     }
 
-    private String send(HttpRequest.Builder builder) throws IOException {
-        HttpRequest req = builder.timeout(timeout).header("Authorization", "Bearer " + token).header("Accept", "application/json").build();
-        HttpResponse<String> resp;
-        try {
-            resp = http.send(req, HttpResponse.BodyHandlers.ofString());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
-        int status = resp.statusCode();
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    private static byte[] json(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private String send(String method, String path, String contentType, byte[] body) throws IOException {
+        return send(method, path, contentType, body, body.length);
+    }
+
+    private String send(String method, String path, String contentType, byte[] body, int length) throws IOException {
+        BlockRunClient.Text resp = client.call(method, path, token, "application/json", contentType, body, length, timeoutMillis, MAX_ANSWER);
+        int status = resp.status();
         if (status == 200) return resp.body();
-        String what = req.method() + " " + req.uri().getPath() + ": HTTP " + status + " " + abbreviate(resp.body());
+        String what = method + " " + path.replaceFirst("\\?.*", "") + ": HTTP " + status + " " + abbreviate(resp.body());
         if (status >= 400 && status < 500 && status != 408 && status != 429) throw new Refused(status, what);
         throw new IOException(what);
     }

@@ -20,7 +20,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -115,10 +114,9 @@ class SnapshotUploaderStopTest {
             public void delete() {
             }
         };
-        HttpClient http = HttpClient.newHttpClient();
         List<String> log = new CopyOnWriteArrayList<>();
-        uploader = new SnapshotUploader(engine, holding, new ControlChannel(http, base, "mch_1", "token"), List.of(),
-                List.of(new SnapshotClient(http, base, "mch_1", "token", Duration.ofSeconds(5))), 0, log::add);
+        uploader = new SnapshotUploader(engine, holding, new ControlChannel(base, "mch_1", "token"), List.of(),
+                List.of(new SnapshotClient(base, "mch_1", "token", Duration.ofSeconds(5))), 0, log::add);
         uploader.start();
 
         assertTrue(inCreate.await(30, TimeUnit.SECONDS), "the snapshot command never reached the freeze: " + log);

@@ -174,6 +174,73 @@ class BlockRunClientTest {
     }
 
     @Test
+    void aCallSendsItsBodyReadsTheWholeAnswerAndKnowsA204HasNone() throws IOException {
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread t = new Thread(() -> {
+            try (Socket s = server.accept()) {
+                java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+                OutputStream out = s.getOutputStream();
+                for (int exchange = 0; exchange < 2; exchange++) {
+                    int length = 0;
+                    for (String h; !(h = readLine(in)).isEmpty(); ) {
+                        requests.add(h);
+                        if (h.startsWith("Content-Length: ")) length = Integer.parseInt(h.substring(16));
+                    }
+                    byte[] body = in.readNBytes(length);
+                    requests.add("body " + new String(body, StandardCharsets.UTF_8));
+                    // the first answer: 204 with a (wrong) header claiming a body it does not have
+                    out.write(ascii(exchange == 0 ? "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            : "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthanks"));
+                    out.flush();
+                }
+            } catch (IOException e) {
+                // the test failed elsewhere
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        BlockRunClient client = new BlockRunClient(URI.create("http://127.0.0.1:" + server.getLocalPort()), 2000);
+        byte[] json = ascii("{\"a\":1}xyz");
+        BlockRunClient.Text first = client.call("PUT", "/x", "secret", "application/json", "application/json", json, 7, 2000, 100);
+        assertEquals(204, first.status());
+        assertEquals("", first.body());
+        assertTrue(requests.contains("Content-Type: application/json") && requests.contains("Content-Length: 7")
+                && requests.contains("body {\"a\":1}"), requests.toString());
+        // The 204 ended the first answer, so the connection went back to the pool and the GET reuses it.
+        BlockRunClient.Text second = client.call("GET", "/y", "secret", "application/json", null, null, 0, 2000, 100);
+        assertEquals(200, second.status());
+        assertEquals("thank", second.body()); // exactly Content-Length bytes
+    }
+
+    private static String readLine(java.io.DataInputStream in) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (int c; (c = in.read()) >= 0 && c != '\n'; ) if (c != '\r') b.append((char) c);
+        return b.toString();
+    }
+
+    @Test
+    void aCallIsCutAtItsTimeoutEvenWhileItsBodyCannotBeWritten() throws IOException {
+        // A server that accepts and then reads nothing: the 64 MiB body fills the socket buffers and the write blocks.
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread t = new Thread(() -> {
+            try {
+                open.add(server.accept());
+            } catch (IOException e) {
+                // closed by tearDown
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        BlockRunClient client = new BlockRunClient(URI.create("http://127.0.0.1:" + server.getLocalPort()), 2000);
+        byte[] body = new byte[64 << 20];
+        long t0 = System.nanoTime();
+        SocketTimeoutException e = assertThrows(SocketTimeoutException.class,
+                () -> client.call("POST", "/stuck", "secret", "*/*", "application/octet-stream", body, body.length, 500, 100));
+        assertTrue(e.getMessage().contains("within 500 ms") && !e.getMessage().contains("secret"), e.getMessage());
+        assertTrue(System.nanoTime() - t0 < 30_000_000_000L, "cut by the watchdog, not by a socket timeout of its own");
+    }
+
+    @Test
     void onlyHttpAndHttpsUrls() {
         assertThrows(IllegalArgumentException.class, () -> new BlockRunClient(URI.create("ftp://example.com"), 1000));
         assertDoesNotThrow(() -> new BlockRunClient(URI.create("http://127.0.0.1:1"), 1000));

@@ -45,7 +45,7 @@ class BootClientTest {
             ex.close();
         });
         server.start();
-        client = new BootClient(HttpBlockSource.newClient(), URI.create("http://127.0.0.1:" + server.getAddress().getPort()), "mch_1",
+        client = new BootClient(URI.create("http://127.0.0.1:" + server.getAddress().getPort()), "mch_1",
                 "secret", Duration.ofSeconds(5), 100);
     }
 

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,7 +22,6 @@ class HttpBlockSourceTest {
     byte[] image;
     Geometry geometry;
     FixtureControlPlane cp;
-    HttpClient http = HttpBlockSource.newClient();
     final List<String> log = new ArrayList<>();
     final List<Long> delivered = new ArrayList<>();
     byte[] received;
