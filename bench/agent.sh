@@ -8,6 +8,8 @@
 #      null:, vs nbdkit curl (fresh --filter=cache) over nginx serving the raw file. Goal: ours <= 1.0x the time.
 #   3. full prefetch (fresh agent, --prefetch-rate 0, no reads): agent start -> every block present, vs
 #      curl -o FILE of the raw file from nginx. Goal: ours >= 0.8x curl's MiB/s.
+#   Rows 2 and 3 compare medians of BENCH_ROUNDS rounds (ours, then the peer, in each round; single runs of either
+#   side varied by 10-20 % from one run of the script to the next).
 #   4. fio 4 KiB randread QD1 clat p99 of present blocks while prefetch runs (a fresh agent, --prefetch-rate throttled
 #      so that prefetch alone would last 2 x BENCH_DURATION; fio reads the prefix prefetch has already made present,
 #      from the moment a quarter of the disk is), vs the same reads of the same agent once prefetch is complete (idle).
@@ -31,6 +33,7 @@
 #   BENCH_WARMUP_WRK   seconds of wrk against the block-run endpoint before the warm-up rounds (default 20; 0 = none)
 #   BENCH_WARMUP_COPIES at least this many warm-up rounds (a cold whole-disk copy and a full prefetch through throwaway
 #                      agents), more until the control plane's JIT threads use < 0.5 CPU-s in a round, at most 8 (default 2)
+#   BENCH_ROUNDS       rounds of rows 2 and 3, each side once per round; medians are compared (default 3)
 #   BENCH_SKIP_BUILD=1 reuse the builds as they are
 #   BENCH_KEEP=1       keep the work directory (logs, fio JSON) without the images
 #   BENCH_TMPDIR       where the work directory is created (default /tmp, or target/ if /tmp is a tmpfs)
@@ -41,6 +44,7 @@ IMAGE_MIB=${BENCH_IMAGE_MIB:-1024}
 DURATION=${BENCH_DURATION:-10}
 DURATION=${DURATION%s}
 WARMUP_COPIES=${BENCH_WARMUP_COPIES:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -51,6 +55,7 @@ done
 [[ "$IMAGE_MIB" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_IMAGE_MIB must be a positive integer" >&2; exit 1; }
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_DURATION must be a positive integer" >&2; exit 1; }
 [[ "$WARMUP_COPIES" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_WARMUP_COPIES must be a non-negative integer" >&2; exit 1; }
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive integer" >&2; exit 1; }
 fio --enghelp=nbd 2>/dev/null | grep -q uri || { echo "bench: this fio has no nbd ioengine" >&2; exit 1; }
 SIZE=$((IMAGE_MIB * 1024 * 1024))
 
@@ -238,6 +243,8 @@ copy_secs() {
   t1=$(now)
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}'
 }
+# median V...: the median of the values, or FAIL if one of them is
+median() { if [[ " $* " == *" FAIL "* ]]; then echo FAIL; else stats "$@" | cut -d' ' -f1; fi; }
 mibs_of_secs() { [[ "$1" == FAIL ]] && echo FAIL || awk -v s="$1" -v m="$IMAGE_MIB" 'BEGIN {printf "%.1f", m / s}'; }
 # same_bytes URI: "ok" if the export reads back as the raw file
 same_bytes() {
@@ -340,50 +347,68 @@ stop_pid "$WARM_PID"; stop_pid "$QEMU_PID"
 rm -rf "$WORK/cache-warm"
 
 # ---------------------------------------------------------------------------------------------- 2. cold reads
-note_load "2 cold agent"
-start_agent cold --prefetch off
-COLD_PID=$AGENT_PID
-c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$COLD_PID")
-COLD_S=$(copy_secs "$(uri "$WORK/cold.sock")")
-COLD_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$COLD_PID")") s"
-sleep 3   # status reads what is durable: the agent flushes its map and status file every 2 s
-COLD_STATUS=$(status_json cold 2>/dev/null | jq -c '{blocks, prefetch, fetched}' || echo '?')
-mkdir -p "$WORK/nbdkit-tmp"
-note_load "2 cold nbdkit"
-TMPDIR="$WORK/nbdkit-tmp" nbdkit -f -U "$WORK/nbdkit.sock" --filter=cache curl "url=$NGINX_URL" \
-  >"$WORK/nbdkit.log" 2>&1 &
-NBDKIT_PID=$!
-PIDS+=("$NBDKIT_PID")
-wait_sock "$WORK/nbdkit.sock" "$NBDKIT_PID" nbdkit
-n0=$(cpu_secs "$NBDKIT_PID")
-NBDKIT_S=$(copy_secs "$(uri "$WORK/nbdkit.sock")")
-NBDKIT_CPU=$(cpu_delta "$n0" "$(cpu_secs "$NBDKIT_PID")")
-COLD_BYTES=$(same_bytes "$(uri "$WORK/cold.sock")")
-log "cold agent: $COLD_S s, nbdkit $NBDKIT_S s; cold agent bytes afterwards: $COLD_BYTES; status $COLD_STATUS"
+# BENCH_ROUNDS rounds, each a fresh agent and then a fresh nbdkit (alternating, so a drift of the machine hits both);
+# the row compares the medians. The last round's agent is also checked (bytes, status).
+COLD_RUNS=(); NBDKIT_RUNS=()
+for ((round = 1; round <= ROUNDS; round++)); do
+  note_load "2 cold agent, round $round"
+  start_agent "cold$round" --prefetch off   # a machine per round: names are unique in a tenant
+  COLD_PID=$AGENT_PID
+  c0=$(cpu_secs "$CP_PID"); a0=$(cpu_secs "$COLD_PID")
+  COLD_RUNS+=("$(copy_secs "$(uri "$WORK/cold$round.sock")")")
+  COLD_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta "$a0" "$(cpu_secs "$COLD_PID")") s"
+  if ((round == ROUNDS)); then
+    sleep 3   # status reads what is durable: the agent flushes its map and status file every 2 s
+    COLD_STATUS=$(status_json "cold$round" 2>/dev/null | jq -c '{blocks, prefetch, fetched}' || echo '?')
+    COLD_BYTES=$(same_bytes "$(uri "$WORK/cold$round.sock")")
+  fi
+  stop_pid "$COLD_PID"
+  rm -rf "$WORK/cache-cold$round"
+  mkdir -p "$WORK/nbdkit-tmp"
+  note_load "2 cold nbdkit, round $round"
+  TMPDIR="$WORK/nbdkit-tmp" nbdkit -f -U "$WORK/nbdkit$round.sock" --filter=cache curl "url=$NGINX_URL" \
+    >"$WORK/nbdkit.log" 2>&1 &
+  NBDKIT_PID=$!
+  PIDS+=("$NBDKIT_PID")
+  wait_sock "$WORK/nbdkit$round.sock" "$NBDKIT_PID" nbdkit
+  n0=$(cpu_secs "$NBDKIT_PID")
+  NBDKIT_RUNS+=("$(copy_secs "$(uri "$WORK/nbdkit$round.sock")")")
+  NBDKIT_CPU=$(cpu_delta "$n0" "$(cpu_secs "$NBDKIT_PID")")
+  stop_pid "$NBDKIT_PID"
+  rm -rf "$WORK/nbdkit-tmp"
+done
+COLD_S=$(median "${COLD_RUNS[@]}")
+NBDKIT_S=$(median "${NBDKIT_RUNS[@]}")
+log "cold agent: ${COLD_RUNS[*]} s, nbdkit ${NBDKIT_RUNS[*]} s; last cold agent's bytes afterwards: $COLD_BYTES; status $COLD_STATUS"
 row "2 cold nbdcopy whole disk, s (lower better)" "$COLD_S" "$NBDKIT_S" le 1.0
-stop_pid "$NBDKIT_PID"; stop_pid "$COLD_PID"
-rm -rf "$WORK/cache-cold" "$WORK/nbdkit-tmp"
 
 # ---------------------------------------------------------------------------------------------- 3. full prefetch
-note_load "3 prefetch"
-c0=$(cpu_secs "$CP_PID")
-start_agent prefetch --prefetch-rate 0
-PF_PID=$AGENT_PID
-PF_T1=$(wait_complete prefetch "$PF_PID")
-PF_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta 0 "$(cpu_secs "$PF_PID")") s since its start (JVM start included)"
-PF_S=$(awk -v a="$AGENT_T0" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
-# the same end, measured from the agent's first log line (after JVM start and GET /api/v1/machines/{id}; the JVM's
-# own messages, e.g. the launcher's "compiler directives added", carry no timestamp)
-PF_FIRST=$(date -d "$(grep -m1 -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$WORK/agent-prefetch.log" | cut -d' ' -f1)" +%s.%N 2>/dev/null || echo "$AGENT_T0")
-PF_S2=$(awk -v a="$PF_FIRST" -v b="$PF_T1" 'BEGIN {printf "%.2f", b - a}')
-PF_BYTES=$(same_bytes "$(uri "$WORK/prefetch.sock")")
-stop_pid "$PF_PID"
-rm -rf "$WORK/cache-prefetch"
-note_load "3 curl"
-CURL_S=$(curl -sS -o "$WORK/curl.out" -w '%{time_total}' "$NGINX_URL")
-cmp -s "$WORK/curl.out" "$WORK/disk.raw" || { log "curl download differs from the raw file"; CURL_S=FAIL; }
-rm -f "$WORK/curl.out"
-log "prefetch: $PF_S s (agent start to every block present, bytes $PF_BYTES); curl -o: $CURL_S s"
+PF_RUNS=(); PF_RUNS2=(); CURL_RUNS=()
+for ((round = 1; round <= ROUNDS; round++)); do
+  note_load "3 prefetch, round $round"
+  c0=$(cpu_secs "$CP_PID")
+  start_agent "prefetch$round" --prefetch-rate 0
+  PF_PID=$AGENT_PID
+  PF_T1=$(wait_complete "prefetch$round" "$PF_PID")
+  PF_CPU="control plane $(cpu_delta "$c0" "$(cpu_secs "$CP_PID")") s, agent $(cpu_delta 0 "$(cpu_secs "$PF_PID")") s since its start (JVM start included)"
+  PF_RUNS+=("$(awk -v a="$AGENT_T0" -v b="$PF_T1" 'BEGIN {printf "%.3f", b - a}')")
+  # the same end, measured from the agent's first log line (after JVM start and GET /api/v1/machines/{id}; the JVM's
+  # own messages, e.g. the launcher's "compiler directives added", carry no timestamp)
+  PF_FIRST=$(date -d "$(grep -m1 -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$WORK/agent-prefetch$round.log" | cut -d' ' -f1)" +%s.%N 2>/dev/null || echo "$AGENT_T0")
+  PF_RUNS2+=("$(awk -v a="$PF_FIRST" -v b="$PF_T1" 'BEGIN {printf "%.3f", b - a}')")
+  ((round < ROUNDS)) || PF_BYTES=$(same_bytes "$(uri "$WORK/prefetch$round.sock")")
+  stop_pid "$PF_PID"
+  rm -rf "$WORK/cache-prefetch$round"
+  note_load "3 curl, round $round"
+  c=$(curl -sS -o "$WORK/curl.out" -w '%{time_total}' "$NGINX_URL")
+  cmp -s "$WORK/curl.out" "$WORK/disk.raw" || { log "curl download differs from the raw file"; c=FAIL; }
+  CURL_RUNS+=("$c")
+  rm -f "$WORK/curl.out"
+done
+PF_S=$(median "${PF_RUNS[@]}")
+PF_S2=$(median "${PF_RUNS2[@]}")
+CURL_S=$(median "${CURL_RUNS[@]}")
+log "prefetch: ${PF_RUNS[*]} s (agent start to every block present; last run's bytes $PF_BYTES); curl -o: ${CURL_RUNS[*]} s"
 row "3 full prefetch vs curl -o, MiB/s" "$(mibs_of_secs "$PF_S")" "$(mibs_of_secs "$CURL_S")" ge 0.8
 
 # ---------------------------------------------------------------------------------------------- 4. p99 under prefetch
@@ -455,11 +480,12 @@ else
   echo "agents: java -jar (BENCH_AGENT_CDS=0)"
 fi
 echo "peers: 1 qemu-nbd -f raw -t -e 8 on the raw file; 2 nbdkit --filter=cache curl over nginx; 3 curl -o file from nginx; 4, 4b the same agent, idle"
-echo "bytes read back = raw file: warm agent $WARM_BYTES, cold agent (after its copy) $COLD_BYTES, prefetched agent $PF_BYTES"
-echo "2: cold agent after its nbdcopy: $COLD_STATUS"
-echo "2: CPU seconds during the cold copy: $COLD_CPU; nbdkit $NBDKIT_CPU s"
-echo "3: agent process start -> prefetch complete $PF_S s (from its first log line: $PF_S2 s = $(mibs_of_secs "$PF_S2") MiB/s); curl -o $CURL_S s
-3: CPU seconds during prefetch: $PF_CPU"
+echo "bytes read back = raw file: warm agent $WARM_BYTES, last cold agent (after its copy) $COLD_BYTES, last prefetched agent $PF_BYTES"
+echo "2: cold nbdcopy s per round: agent ${COLD_RUNS[*]}; nbdkit ${NBDKIT_RUNS[*]}"
+echo "2: last cold agent after its nbdcopy: $COLD_STATUS"
+echo "2: CPU seconds during the last round's cold copy: $COLD_CPU; nbdkit $NBDKIT_CPU s"
+echo "3: agent process start -> prefetch complete, median $PF_S s of ${PF_RUNS[*]} (from its first log line: $PF_S2 s = $(mibs_of_secs "$PF_S2") MiB/s); curl -o, median $CURL_S s of ${CURL_RUNS[*]}
+3: CPU seconds during the last round's prefetch: $PF_CPU"
 echo "4: --prefetch-rate $RATE MiB/s, --boot-hold 0; fio read the first $PFX_BYTES_READ bytes from when $PFX_PRESENT blocks were present; at its end: $PFX_STATE; p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-pfx-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-pfx), idle $(fio_iops lat-pfx-idle)"
 echo "4b: fio QD1 randread over the whole disk, p50 µs busy $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-busy.json" 2>/dev/null || echo ?), idle $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-idle.json" 2>/dev/null || echo ?); IOPS busy $(fio_iops lat-busy), idle $(fio_iops lat-idle); agent at the end of the busy run: $LAT_STATE"
 echo "4c: --prefetch off, fio QD1 randread p50 µs $(jq -r '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$WORK/fio-lat-nopf.json" 2>/dev/null || echo ?), IOPS $(fio_iops lat-nopf)"

@@ -352,10 +352,6 @@ warm_server() {
   curl -fsS -H "Authorization: Bearer $MEMBER" "${urls[@]}" || log "server warm-up failed"
 }
 
-# stats V...: "median min max" of the values (the median of an even count is the mean of the middle two)
-stats() {
-  printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f\n", m, v[1], v[NR]}'
-}
 med() { stats "$@" | cut -d' ' -f1; }
 range() { stats "$@" | awk '{printf "%.1f-%.1f", $2, $3}'; }
 # row MODE PRIORITY: the table row of the streaming mode whose per-run values are in the arrays R_READY, R_FETCH, ...

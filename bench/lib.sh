@@ -74,3 +74,8 @@ api() {
   if [[ "$code" != 2* ]]; then log "$1 $2 answered $code: $(cat "$WORK/body")"; return 1; fi
   cat "$WORK/body"
 }
+
+# stats V...: "median min max" of the values (the median of an even count is the mean of the middle two)
+stats() {
+  printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f\n", m, v[1], v[NR]}'
+}
