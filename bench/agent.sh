@@ -32,7 +32,11 @@
 #   BENCH_DURATION     seconds per fio job (default 10)
 #   BENCH_WARMUP_WRK   seconds of wrk against the block-run endpoint before the warm-up rounds (default 20; 0 = none)
 #   BENCH_WARMUP_COPIES at least this many warm-up rounds (a cold whole-disk copy and a full prefetch through throwaway
-#                      agents), more until the control plane's JIT threads use < 0.5 CPU-s in a round, at most 8 (default 2)
+#                      agents), more until the control plane's JIT threads use < BENCH_WARMUP_JIT CPU-s in a round,
+#                      at most BENCH_WARMUP_MAX rounds (default 2)
+#   BENCH_WARMUP_JIT   see above (default 0.25 CPU-s; with 0.5 the warm-up ended at 0.43-0.52 and the measured rows
+#                      still carried that much JIT work each)
+#   BENCH_WARMUP_MAX   see above (default 12)
 #   BENCH_ROUNDS       rounds of rows 2 and 3, each side once per round; medians are compared (default 3)
 #   BENCH_SKIP_BUILD=1 reuse the builds as they are
 #   BENCH_KEEP=1       keep the work directory (logs, fio JSON) without the images
@@ -45,6 +49,8 @@ DURATION=${BENCH_DURATION:-10}
 DURATION=${DURATION%s}
 WARMUP_COPIES=${BENCH_WARMUP_COPIES:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP_MAX=${BENCH_WARMUP_MAX:-12}
+WARMUP_JIT_GOAL=${BENCH_WARMUP_JIT:-0.25}
 
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -56,6 +62,8 @@ done
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_DURATION must be a positive integer" >&2; exit 1; }
 [[ "$WARMUP_COPIES" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_WARMUP_COPIES must be a non-negative integer" >&2; exit 1; }
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive integer" >&2; exit 1; }
+[[ "$WARMUP_MAX" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_WARMUP_MAX must be a non-negative integer" >&2; exit 1; }
+[[ "$WARMUP_JIT_GOAL" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench: BENCH_WARMUP_JIT must be a number of seconds" >&2; exit 1; }
 fio --enghelp=nbd 2>/dev/null | grep -q uri || { echo "bench: this fio has no nbd ioengine" >&2; exit 1; }
 SIZE=$((IMAGE_MIB * 1024 * 1024))
 
@@ -282,8 +290,8 @@ wrk_warmup() {
 # A freshly started control plane spends its first minutes JIT-compiling (about 100 CPU-seconds of C2 on the 2-CPU
 # development machine), which would land in whichever row comes first; the warm-up times are printed, not compared.
 # Rounds of one cold copy and one full prefetch (runs of 8 MiB take code paths the read-ahead copies do not) through
-# throwaway agents, until the control plane's JIT compiler threads used less than 0.5 CPU-seconds during a round (at
-# least BENCH_WARMUP_COPIES rounds, at most 8): a control plane that has served for hours has compiled its request
+# throwaway agents, until the control plane's JIT compiler threads used less than BENCH_WARMUP_JIT CPU-seconds during a
+# round (at least BENCH_WARMUP_COPIES rounds, at most BENCH_WARMUP_MAX): a control plane that has served for hours has compiled its request
 # path; one that has served two copies had not (perf during a prefetch after two warm-up copies: 45-50 % of its CPU
 # in the C1/C2 compiler threads, compiling Vert.x, Hibernate and H2 code of the per-request authorization).
 jit_secs() { # CPU seconds the JIT compiler threads of PID have used so far
@@ -299,7 +307,7 @@ WRK_JIT=$(awk -v a="$j0" -v b="$(jit_secs "$CP_PID")" 'BEGIN {printf "%.2f", b -
 WARMUP_TIMES=()
 WARMUP_PF_TIMES=()
 WARMUP_JIT=()
-for i in $(seq 1 8); do
+for i in $(seq 1 "$WARMUP_MAX"); do
   j0=$(jit_secs "$CP_PID")
   note_load "0 warm-up round $i"
   start_agent "warmup$i" --prefetch off
@@ -314,7 +322,7 @@ for i in $(seq 1 8); do
   jit=$(awk -v a="$j0" -v b="$(jit_secs "$CP_PID")" 'BEGIN {printf "%.2f", b - a}')
   WARMUP_JIT+=("$jit")
   log "warm-up round $i: control plane JIT threads $jit CPU-s"
-  if (( i >= WARMUP_COPIES )) && awk -v j="$jit" 'BEGIN {exit !(j < 0.5)}'; then break; fi
+  if (( i >= WARMUP_COPIES )) && awk -v j="$jit" -v t="$WARMUP_JIT_GOAL" 'BEGIN {exit !(j < t)}'; then break; fi
 done
 
 # ---------------------------------------------------------------------------------------------- 1. warm reads
