@@ -32,8 +32,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
  * <p>The profile is derived on read from the first touches of the image's last {@code sluice.boot.profile-boots}
  * boots that recorded any: blocks ordered by their mean first-touch position (seq) across those boots, so what
  * every boot needs early comes first and a block one boot touched late comes late. No merge state to keep
- * consistent: the grouped query (over at most profile-boots × trace-cap rows) is only remembered per image for as
- * long as the boots it read are unchanged (see {@code mergedOrders}).
+ * consistent: the merge is only remembered per image for as long as the boots it read are unchanged, and each boot's
+ * rows are read once (see {@code mergedOrders} and {@code traceRows}).
  */
 @ApplicationScoped
 public class BootService {
@@ -44,9 +44,8 @@ public class BootService {
     /** The image's boots that recorded first touches, newest first (portable SQL: PostgreSQL and H2). */
     static final String TRACED_BOOTS_SQL = "SELECT id, remote_blocks + agent_blocks FROM boots WHERE image_id = ?1"
             + " AND remote_blocks + agent_blocks > 0 ORDER BY started_at DESC, id DESC";
-    /** The merged order: blocks by mean first-touch position over the given boots. */
-    static final String MERGED_ORDER_SQL = "SELECT block_index, AVG(CAST(seq AS DOUBLE PRECISION)) AS pos"
-            + " FROM boot_reads WHERE boot_id IN (?1) GROUP BY block_index ORDER BY pos, block_index";
+    /** Part of a boot's first touches, in order: seq in [?2, ?3). */
+    static final String TRACE_ROWS_SQL = "SELECT block_index FROM boot_reads WHERE boot_id = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq";
 
     @ConfigProperty(name = "sluice.boot.url-ttl", defaultValue = "PT30M")
     Duration urlTtl;
@@ -58,12 +57,18 @@ public class BootService {
     int cap;
 
     /**
-     * Merged orders by source image. The grouped query reads up to profile-boots × trace-cap rows (measured: 150 ms
-     * of CPU with 8 boots of 16384 blocks on H2), and every hand-off of every machine of the image asked it again.
-     * An entry is used only while the image's traced boots and their counts are exactly those it was computed from:
-     * traces are append-only and counted on their boot, so equal keys mean equal rows, on any replica.
+     * Merged orders by source image, used while the image's traced boots and their counts are exactly those an entry
+     * was computed from: traces are append-only and counted on their boot, so equal keys mean equal rows, on any
+     * replica. Without it every hand-off (every agent start, of every machine of the image) merged every trace again.
      */
     private final WeightedLru<String, MergedOrder> mergedOrders = new WeightedLru<>(1L << 20, m -> m.order().size() + 16L);
+    /**
+     * Boots' first touches as read so far, by boot id. A trace only grows (seq 0, 1, … in the order of the reads), so
+     * a longer count reads only the new rows. The merge used to be one grouped query over all the boots' rows (up to
+     * profile-boots × trace-cap: 20 × 16384 rows took H2 ~0.5 s of CPU, on the hand-off's critical path, after every
+     * new boot); now each row is read once and the merge runs here.
+     */
+    private final WeightedLru<String, long[]> traceRows = new WeightedLru<>(1L << 21, t -> t.length + 16L);
 
     @Inject
     SignedUrls signedUrls;
@@ -187,7 +192,7 @@ public class BootService {
             if (!boots.isEmpty()) {
                 MergedOrder cached = mergedOrders.get(source.id);
                 if (cached == null || !cached.boots().equals(boots)) {
-                    cached = new MergedOrder(boots, mergedOrder(boots.stream().map(TracedBoot::id).toList()));
+                    cached = new MergedOrder(boots, mergedOrder(boots));
                     mergedOrders.put(source.id, cached);
                 }
                 return new BootProfileView(image.id, source.id, boots.size(), cached.order());
@@ -213,13 +218,51 @@ public class BootService {
         return rows.stream().map(r -> new TracedBoot((String) r[0], ((Number) r[1]).longValue())).toList();
     }
 
+    private List<Long> mergedOrder(List<TracedBoot> boots) {
+        List<long[]> traces = new ArrayList<>(boots.size());
+        for (TracedBoot b : boots) {
+            traces.add(trace(b));
+        }
+        return mergeByMeanPosition(traces, cap);
+    }
+
+    /** The boot's first {@code b.blocks()} touches, reading only the rows not cached yet. */
     @SuppressWarnings("unchecked")
-    private List<Long> mergedOrder(List<String> bootIds) {
-        List<Object[]> rows = Panache.getEntityManager().createNativeQuery(MERGED_ORDER_SQL)
-                .setParameter(1, bootIds).setMaxResults(cap).getResultList();
-        List<Long> out = new ArrayList<>(rows.size());
-        for (Object[] row : rows) {
-            out.add(((Number) row[0]).longValue());
+    private long[] trace(TracedBoot b) {
+        long[] known = traceRows.get(b.id());
+        if (known != null && known.length == b.blocks()) {
+            return known;
+        }
+        int from = known != null && known.length < b.blocks() ? known.length : 0;
+        List<Number> rows = Panache.getEntityManager().createNativeQuery(TRACE_ROWS_SQL)
+                .setParameter(1, b.id()).setParameter(2, from).setParameter(3, b.blocks()).getResultList();
+        long[] trace = from == 0 ? new long[rows.size()] : java.util.Arrays.copyOf(known, from + rows.size());
+        for (int i = 0; i < rows.size(); i++) {
+            trace[from + i] = rows.get(i).longValue();
+        }
+        traceRows.put(b.id(), trace);
+        return trace;
+    }
+
+    /**
+     * Blocks by their mean first-touch position (seq) over the traces that touched them, ties by block index; at most
+     * {@code cap}. (What {@code AVG(seq) ... GROUP BY block_index ORDER BY pos, block_index} answered.)
+     */
+    static List<Long> mergeByMeanPosition(List<long[]> traces, int cap) {
+        java.util.HashMap<Long, long[]> sums = new java.util.HashMap<>();
+        for (long[] trace : traces) {
+            for (int seq = 0; seq < trace.length; seq++) {
+                long[] sum = sums.computeIfAbsent(trace[seq], k -> new long[2]);
+                sum[0] += seq;
+                sum[1]++;
+            }
+        }
+        List<java.util.Map.Entry<Long, long[]>> blocks = new ArrayList<>(sums.entrySet());
+        blocks.sort(java.util.Comparator.<java.util.Map.Entry<Long, long[]>>comparingDouble(e -> (double) e.getValue()[0] / e.getValue()[1])
+                .thenComparing(java.util.Map.Entry::getKey));
+        List<Long> out = new ArrayList<>(Math.min(cap, blocks.size()));
+        for (int i = 0; i < blocks.size() && i < cap; i++) {
+            out.add(blocks.get(i).getKey());
         }
         return out;
     }

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The boot profile's native SQL also runs on the embedded H2 database (README run command), with the same
- * answer as on PostgreSQL (BootEndpointTest): blocks by mean first-touch position, ties by index.
+ * answer as on PostgreSQL (BootEndpointTest); the merge of the traces: blocks by mean first-touch position, ties by index.
  */
 class BootSqlPortabilityTest {
     @Test
@@ -43,18 +43,31 @@ class BootSqlPortabilityTest {
             }
             assertEquals(List.of("b", "a"), boots, "boots with first touches, newest first");
 
-            List<Long> order = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement(jdbc(BootService.MERGED_ORDER_SQL).replace("IN (?)", "IN (?, ?)"))) {
-                ps.setString(1, "a");
-                ps.setString(2, "b");
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        order.add(rs.getLong(1));
-                    }
+            assertEquals(List.of(3L, 1L, 5L), traceRows(c, "b", 0, 3), "a boot's first touches in order");
+            assertEquals(List.of(1L, 5L), traceRows(c, "b", 1, 3), "only the rows not read yet");
+            assertEquals(List.of(1L, 2L, 3L, 5L, 4L), BootService.mergeByMeanPosition(
+                    List.of(toArray(traceRows(c, "a", 0, 4)), toArray(traceRows(c, "b", 0, 3))), 16));
+            assertEquals(List.of(1L, 2L), BootService.mergeByMeanPosition(List.of(new long[]{1, 2, 3, 4}, new long[]{3, 1, 5}), 2));
+        }
+    }
+
+    private static List<Long> traceRows(Connection c, String boot, int from, int to) throws Exception {
+        List<Long> rows = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(jdbc(BootService.TRACE_ROWS_SQL))) {
+            ps.setString(1, boot);
+            ps.setInt(2, from);
+            ps.setInt(3, to);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(rs.getLong(1));
                 }
             }
-            assertEquals(List.of(1L, 2L, 3L, 5L, 4L), order);
         }
+        return rows;
+    }
+
+    private static long[] toArray(List<Long> list) {
+        return list.stream().mapToLong(Long::longValue).toArray();
     }
 
     /** Hibernate's ?1 placeholders as JDBC's ?. */
