@@ -344,7 +344,6 @@ public final class Main {
             java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
             HydrationLoop hydration = new HydrationLoop(new HydrationReporter(base, machine, token, Duration.ofSeconds(10)),
                     () -> Progress.of(engine, source, prefetchState.get()), debugLog);
-            hydration.start((long) (reportSeconds * 1000));
             Thread prefetchThread = null;
             if (prefetchOn) {
                 prefetchThread = new Thread(() -> {
@@ -367,6 +366,9 @@ public final class Main {
             } catch (IOException | RuntimeException e) {
                 log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
             }
+            // Reports start after the hand-off: each one updates the machine, and one that ran concurrently with the
+            // hand-off's own update of it made the hand-off fail (409 concurrent modification).
+            hydration.start((long) (reportSeconds * 1000));
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
                 TouchTrace touches = new TouchTrace(TOUCH_TRACE_CAP);

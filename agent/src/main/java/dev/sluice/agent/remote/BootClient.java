@@ -84,12 +84,29 @@ public final class BootClient {
     }
 
     private String postHandoff() throws IOException {
-        BlockRunClient.Text resp = client.call("POST", handoffPath, token, "application/json", null, null, 0, millis(timeout), MAX_HANDOFF_BYTES);
-        if (resp.status() != 200) {
+        for (int attempt = 1; ; attempt++) {
+            BlockRunClient.Text resp = client.call("POST", handoffPath, token, "application/json", null, null, 0, millis(timeout), MAX_HANDOFF_BYTES);
+            if (resp.status() == 200) return resp.body();
             String text = resp.body();
+            // A concurrent update of the machine (a hydration report, an edit) rolled the hand-off back: try again.
+            if (resp.status() == 409 && text.contains("concurrent-modification") && attempt < HANDOFF_ATTEMPTS) {
+                sleep(20L << attempt);
+                continue;
+            }
             throw new IOException("POST " + handoffPath + ": HTTP " + resp.status() + " " + (text.length() > 300 ? text.substring(0, 300) + "…" : text));
         }
-        return resp.body();
+    }
+
+    /** Hand-off attempts when the control plane answers 409 concurrent modification (nothing was changed). */
+    static final int HANDOFF_ATTEMPTS = 4;
+
+    private static void sleep(long millis) throws IOException {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
     }
 
     /** The largest hand-off answer read: MAX_PRIORITY block indices of up to 20 digits each, and some. */

@@ -24,6 +24,8 @@ class BootClientTest {
 
     private HttpServer server;
     private volatile String handoffAnswer;
+    /** Answers given before handoffAnswer, one per request: status and body. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Object[]> handoffFirst = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private volatile int missesStatus = 204;
     private final List<String> missBodies = new CopyOnWriteArrayList<>();
     private final List<String> auth = new CopyOnWriteArrayList<>();
@@ -34,8 +36,9 @@ class BootClientTest {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/api/v1/machines/mch_1/boot-handoff", ex -> {
             auth.add(ex.getRequestHeaders().getFirst("Authorization"));
-            byte[] body = handoffAnswer.getBytes(StandardCharsets.UTF_8);
-            ex.sendResponseHeaders(200, body.length);
+            Object[] first = handoffFirst.poll();
+            byte[] body = (first != null ? (String) first[1] : handoffAnswer).getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(first != null ? (Integer) first[0] : 200, body.length);
             ex.getResponseBody().write(body);
             ex.close();
         });
@@ -61,6 +64,21 @@ class BootClientTest {
         assertEquals(BOOT, h.bootId());
         assertArrayEquals(new long[]{5, 99, 7, 0}, h.priority());
         assertEquals("Bearer secret", auth.get(0));
+    }
+
+    @Test
+    void aHandoffRolledBackByAConcurrentUpdateIsRetriedAndOtherConflictsAreNot() throws IOException {
+        String concurrent = "{\"type\":\"https://sluice.dev/problems/concurrent-modification\",\"status\":409}";
+        handoffFirst.add(new Object[]{409, concurrent});
+        handoffFirst.add(new Object[]{409, concurrent});
+        handoffAnswer = "{\"bootId\":\"" + BOOT + "\",\"priority\":[1]}";
+        assertArrayEquals(new long[]{1}, client.handoff().priority());
+        assertEquals(3, auth.size(), "two retries");
+
+        handoffFirst.add(new Object[]{409, "{\"type\":\"https://sluice.dev/problems/conflict\",\"status\":409}"});
+        IOException e = assertThrows(IOException.class, () -> client.handoff());
+        assertTrue(e.getMessage().contains("409") && !e.getMessage().contains("secret"), e.getMessage());
+        assertEquals(4, auth.size(), "another conflict is not retried");
     }
 
     @Test
