@@ -29,7 +29,8 @@ import javax.net.ssl.SSLSocketFactory;
  * every 16 KiB over in a freshly allocated buffer, and its code takes seconds of JIT time in a fresh
  * agent), so runs use this small blocking HTTP/1.1 client instead: one keep-alive connection per
  * request in flight, taken from an idle pool, the body read straight from the socket by the caller's
- * thread. GET, and POST without a body, with a Bearer token; Content-Length and chunked bodies; http and https.
+ * thread. GET (and, through {@link #call}, any method with an optional body), with a Bearer token; Content-Length and
+ * chunked answers; http and https.
  * The agent's other calls (hand-off, hydration reports, the command poll, snapshot uploads) use it too, through
  * {@link #call}: java.net.http cost a fresh agent about 0.2 CPU-seconds to set up, on the two CPUs its first prefetch
  * (or a guest's first reads) needed.
@@ -116,14 +117,6 @@ final class BlockRunClient {
         return send("GET", pathAndQuery, bearer, accept, null, null, 0, readTimeoutMillis, null);
     }
 
-    /**
-     * Sends {@code POST pathAndQuery} with an empty body on a fresh connection (a POST is not retried, so it never
-     * goes out on an idle one the server may have closed) and reads the status line and headers, as {@link #get}.
-     */
-    Response post(String pathAndQuery, String bearer, String accept, int readTimeoutMillis) throws IOException {
-        return send("POST", pathAndQuery, bearer, accept, null, null, 0, readTimeoutMillis, null);
-    }
-
     /** {@code suffix} (starting with '/') under the base URL's path. */
     static String path(URI base, String suffix) {
         String path = base.getRawPath() == null ? "" : base.getRawPath();
@@ -141,6 +134,8 @@ final class BlockRunClient {
      */
     Text call(String method, String pathAndQuery, String bearer, String accept, String contentType, byte[] body, int length,
               int timeoutMillis, int maxBody) throws IOException {
+        // Only a GET goes out on an idle kept-alive connection (which the server may have closed): other methods are
+        // not retried, so they always get a fresh one.
         AtomicReference<Connection> using = new AtomicReference<>();
         AtomicBoolean cut = new AtomicBoolean();
         ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
