@@ -39,10 +39,6 @@ import java.util.function.Consumer;
  * give way to, so nothing is held (an agent warming a machine before its VM starts prefetches at full speed; a
  * client that attaches later engages the hold at the next run); a client that detaches releases it.
  *
- * The order can be replaced while running (reorder): the loop lets the runs in flight finish and starts the new
- * order from its beginning (present blocks are skipped, so nothing is fetched twice). The agent starts in disk order
- * and hands the boot's priority list over once the control plane's hand-off answers.
- *
  * When a pass leaves every block present the loop logs it and returns for good; a failed run ends the
  * pass, and the next one starts after an exponential backoff (1 s doubling to 30 s, reset by success).
  * State: a cursor and a few counters; no per-block memory.
@@ -78,11 +74,7 @@ public final class Prefetcher {
     private final BlockEngine engine;
     private final BlockSource source;
     private final Clock clock;
-    private volatile PrefetchOrder order;
-    /** An order handed over while running (see {@link #reorder}); taken by the loop before its next run. */
-    private volatile PrefetchOrder nextOrder;
-    /** A priority list may still be handed over (see {@link #expectReorder}). */
-    private volatile boolean reorderExpected;
+    private final PrefetchOrder order;
     private final long bytesPerSecond;
     private final int batchBlocks;
     private final long fetchTimeoutNanos;
@@ -145,31 +137,6 @@ public final class Prefetcher {
         return bytesFetched.get();
     }
 
-    /**
-     * Continues with {@code next} from its beginning, before the next run (the runs in flight finish first, so the
-     * blocks they bring are skipped as present). The agent starts in disk order and hands the boot's priority list
-     * over when the control plane's hand-off answers, so the first runs do not wait for it.
-     */
-    public void reorder(PrefetchOrder next) {
-        nextOrder = java.util.Objects.requireNonNull(next);
-        reorderExpected = false;
-    }
-
-    /**
-     * Says a priority list may come ({@link #reorder}, or {@link #noReorder} if none will): meanwhile, while a guest
-     * is attached (it is booting, and the list says what its boot needs), no run starts, for at most the boot hold; with
-     * no guest attached prefetch goes on in its first order.
-     */
-    public Prefetcher expectReorder() {
-        reorderExpected = true;
-        return this;
-    }
-
-    /** No priority list is coming after all (the hand-off failed or named none). */
-    public void noReorder() {
-        reorderExpected = false;
-    }
-
     /** Asks run() to return after the runs in flight. */
     public void stop() {
         stopRequested = true;
@@ -189,24 +156,7 @@ public final class Prefetcher {
             long carriedEntry = -1;
             long entries = 0; // entries taken from the order this pass: tells the priority part from the rest
             long unflushedBytes = 0;
-            while (!stopRequested && (carried >= 0 || it.hasNext() || nextOrder != null)) {
-                PrefetchOrder handedOver = nextOrder;
-                if (handedOver != null) {
-                    nextOrder = null;
-                    try {
-                        awaitRuns(0);
-                    } catch (IOException e) {
-                        failed = true;
-                        log.accept("prefetch: " + e.getMessage() + "; will retry");
-                        break;
-                    }
-                    order = handedOver;
-                    it = order.blocks(g.blockCount());
-                    carried = -1;
-                    entries = 0;
-                    continue;
-                }
-                if (awaitReorderWhileBooting()) continue;
+            while (!stopRequested && (carried >= 0 || it.hasNext())) {
                 long start;
                 long startEntry;
                 if (carried >= 0) {
@@ -291,20 +241,6 @@ public final class Prefetcher {
             if (Thread.currentThread().isInterrupted()) break;
         }
         state = State.STOPPED;
-    }
-
-    /** Waits while a guest is attached and a priority list is still expected; true if one came meanwhile. */
-    private boolean awaitReorderWhileBooting() {
-        if (!reorderExpected || engine.guestsAttached() == 0) return false;
-        long deadline = clock.nanoTime() + Math.max(bootHoldNanos, 0);
-        while (reorderExpected && !stopRequested && engine.guestsAttached() > 0 && clock.nanoTime() < deadline) {
-            state = State.YIELDING;
-            clock.sleepNanos(1_000_000L);
-            if (Thread.currentThread().isInterrupted()) stopRequested = true;
-        }
-        state = State.RUNNING;
-        reorderExpected = false; // waited once, as long as the hold allows: not again
-        return nextOrder != null;
     }
 
     private void holdWhileBooting() {

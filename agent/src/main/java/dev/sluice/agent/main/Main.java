@@ -323,39 +323,6 @@ public final class Main {
             warm.setPriority(Thread.MIN_PRIORITY);
             warm.start();
 
-            // Prefetch starts at once, in disk order (or the --prefetch-order file's); the boot's priority list is handed
-            // over when the hand-off answers (tens to hundreds of ms, which every full prefetch used to wait). A guest
-            // attached meanwhile is booting: then nothing is prefetched before the list (Prefetcher.expectReorder).
-            int batch = (int) Math.max(1, Math.min(256, (8L << 20) / g.blockSize()));
-            boolean orderFromFile = o.has("--prefetch-order");
-            PrefetchOrder order = orderFromFile
-                    ? PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()))
-                    : PrefetchOrder.sequential();
-            java.util.concurrent.ExecutorService prefetchRuns = Executors.newFixedThreadPool(PREFETCH_RUNS + 1, r -> { // + 1: the background flush
-                Thread t = new Thread(r, "prefetch-run");
-                t.setDaemon(true);
-                return t;
-            });
-            Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order, (long) (rateMiB * (1 << 20)), batch,
-                    fetchTimeoutNanos, new Prefetcher.Settings(PREFETCH_RUNS, PREFETCH_FLUSH_BYTES,
-                            (int) Math.max(1, Math.min(batch, (yieldRunKiB << 10) / g.blockSize())), prefetchRuns), log)
-                    .holdForBoot((long) (bootHoldSeconds * 1e9));
-            if (!orderFromFile) prefetcher.expectReorder();
-            java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
-            HydrationLoop hydration = new HydrationLoop(new HydrationReporter(base, machine, token, Duration.ofSeconds(10)),
-                    () -> Progress.of(engine, source, prefetchState.get()), debugLog);
-            Thread prefetchThread = null;
-            if (prefetchOn) {
-                prefetchThread = new Thread(() -> {
-                    prefetcher.run();
-                    hydration.reportNow(); // "hydrated" as soon as prefetch completes, not at the next interval
-                }, "prefetch");
-                prefetchThread.setDaemon(true);
-                prefetchThread.start();
-            } else {
-                log.accept("agent: prefetch off");
-            }
-
             // The export is up, so the driver is initialized: hand off. The control plane ends the remote boot
             // phase and answers with what to prefetch first.
             BootClient bootClient = new BootClient(base, machine, token, Duration.ofSeconds(10), g.blockCount());
@@ -366,9 +333,6 @@ public final class Main {
             } catch (IOException | RuntimeException e) {
                 log.accept("agent: hand-off failed (" + e.getMessage() + "); prefetch in disk order");
             }
-            // Reports start after the hand-off: each one updates the machine, and one that ran concurrently with the
-            // hand-off's own update of it made the hand-off fail (409 concurrent modification).
-            hydration.start((long) (reportSeconds * 1000));
             BootLearning learning = null;
             if (handoff != null && bootTraceSeconds > 0) {
                 TouchTrace touches = new TouchTrace(TOUCH_TRACE_CAP);
@@ -376,12 +340,43 @@ public final class Main {
                 learning = new BootLearning(bootClient, handoff.bootId(), touches, log, debugLog);
                 learning.start((long) (reportSeconds * 1000), (long) (bootTraceSeconds * 1000));
             }
-            if (!orderFromFile && handoff != null && handoff.priority().length > 0) {
+
+            int batch = (int) Math.max(1, Math.min(256, (8L << 20) / g.blockSize()));
+            PrefetchOrder order;
+            if (o.has("--prefetch-order")) {
+                order = PrefetchOrder.priorityFirst(readPrefetchOrder(Path.of(o.require("--prefetch-order")), g.blockCount()));
+            } else if (handoff != null && handoff.priority().length > 0) {
+                order = PrefetchOrder.priorityFirst(PrefetchOrder.runsWithinList(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch), batch));
                 engine.watchBootSet(new BootSetReads(handoff.priority()));
                 if (prefetchOn) BootSetWatch.start(handoff.priority(), map, source, engine::demandMisses, log);
-                prefetcher.reorder(PrefetchOrder.priorityFirst(PrefetchOrder.runsWithinList(PrefetchOrder.sortedWithinWindows(handoff.priority(), batch), batch)));
             } else {
-                prefetcher.noReorder();
+                order = PrefetchOrder.sequential();
+            }
+            java.util.concurrent.ExecutorService prefetchRuns = Executors.newFixedThreadPool(PREFETCH_RUNS + 1, r -> { // + 1: the background flush
+                Thread t = new Thread(r, "prefetch-run");
+                t.setDaemon(true);
+                return t;
+            });
+            Prefetcher prefetcher = new Prefetcher(engine, source, Clock.SYSTEM, order, (long) (rateMiB * (1 << 20)), batch,
+                    fetchTimeoutNanos, new Prefetcher.Settings(PREFETCH_RUNS, PREFETCH_FLUSH_BYTES,
+                            (int) Math.max(1, Math.min(batch, (yieldRunKiB << 10) / g.blockSize())), prefetchRuns), log)
+                    .holdForBoot((long) (bootHoldSeconds * 1e9));
+            java.util.function.Supplier<String> prefetchState = () -> prefetchOn ? prefetcher.state().name().toLowerCase() : "off";
+            HydrationLoop hydration = new HydrationLoop(new HydrationReporter(base, machine, token, Duration.ofSeconds(10)),
+                    () -> Progress.of(engine, source, prefetchState.get()), debugLog);
+            // After the hand-off: a report updates the machine, and one concurrent with the hand-off's own update of it
+            // made the hand-off fail with 409 (seen when reports started first; BootClient now retries that too).
+            hydration.start((long) (reportSeconds * 1000));
+            Thread prefetchThread = null;
+            if (prefetchOn) {
+                prefetchThread = new Thread(() -> {
+                    prefetcher.run();
+                    hydration.reportNow(); // "hydrated" as soon as prefetch completes, not at the next interval
+                }, "prefetch");
+                prefetchThread.setDaemon(true);
+                prefetchThread.start();
+            } else {
+                log.accept("agent: prefetch off");
             }
 
             MetricsEndpoint metrics = null;

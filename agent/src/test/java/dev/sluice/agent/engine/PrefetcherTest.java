@@ -255,59 +255,6 @@ class PrefetcherTest {
     }
 
     @Test
-    void anOrderHandedOverWhileRunningTakesOverAtTheNextRunAndNothingIsFetchedTwice() throws IOException {
-        FakeClock clock = new FakeClock();
-        BlockEngine engine = engine(clock);
-        Prefetcher[] p = new Prefetcher[1];
-        BlockSource handingOver = (start, count, deadline, sink) -> {
-            fetches.add(new long[]{start, count});
-            // The hand-off answers while the first run (disk order) is on its way.
-            if (fetches.size() == 1) p[0].reorder(PrefetchOrder.priorityFirst(new long[]{80, 81, 82, 3}));
-            source.fetch(start, count, deadline, sink);
-        };
-        p[0] = new Prefetcher(engine, handingOver, clock, PrefetchOrder.sequential(), 0, 16, 1_000_000_000L, log::add);
-        p[0].run();
-        assertEquals(Prefetcher.State.COMPLETE, p[0].state());
-        assertArrayEquals(new long[]{0, 16}, fetches.get(0));
-        assertArrayEquals(new long[]{80, 3}, fetches.get(1), "the priority list next (block 3 came with the first run)");
-        assertArrayEquals(new long[]{16, 16}, fetches.get(2), "then the rest in disk order, skipping what is present");
-        assertEquals(geometry.blockCount(), engine.map().presentCount());
-        assertEquals(geometry.blockCount(), source.blocksServed.get(), "no block fetched twice");
-    }
-
-    @Test
-    void aGuestAttachedBeforeThePriorityListArrivesGetsNoPrefetchUntilItDoes() throws IOException {
-        FakeClock clock = new FakeClock();
-        BlockEngine engine = engine(clock);
-        engine.guestAttached();
-        Prefetcher p = holding(clock, engine, PrefetchOrder.sequential(), 10_000_000_000L).expectReorder();
-        clock.afterSleep = () -> {
-            if (clock.nanoTime() == 300_000_000L) p.reorder(PrefetchOrder.priorityFirst(new long[]{50, 51})); // the hand-off answers
-        };
-        p.run();
-        assertArrayEquals(new long[]{50, 300_000_000L}, fetches.get(0), "nothing before the list, then the list first");
-        assertEquals(geometry.blockCount(), engine.map().presentCount());
-    }
-
-    @Test
-    void withoutAGuestOrWithoutAListComingPrefetchDoesNotWaitForTheList() throws IOException {
-        FakeClock clock = new FakeClock();
-        holding(clock, engine(clock), PrefetchOrder.sequential(), 10_000_000_000L).expectReorder().run(); // no guest
-        assertArrayEquals(new long[]{0, 0}, fetches.get(0));
-
-        fetches.clear();
-        FakeClock clock2 = new FakeClock();
-        BlockEngine attached = new BlockEngine(BlockMap.open(geometry, new CrashableBytes(0, faults)), new CrashableBytes(image.length, faults),
-                source, clock2, BlockEngine.Settings.defaults(geometry));
-        attached.guestAttached();
-        Prefetcher p = holding(clock2, attached, PrefetchOrder.sequential(), 10_000_000_000L).expectReorder();
-        p.noReorder(); // the hand-off failed
-        p.run();
-        assertArrayEquals(new long[]{0, 0}, fetches.get(0));
-        assertEquals(geometry.blockCount(), attached.map().presentCount());
-    }
-
-    @Test
     void bootHoldKeepsTheRestBackUntilItsEndWhileTheGuestHasNotReadYet() throws IOException {
         FakeClock clock = new FakeClock();
         BlockEngine engine = engine(clock);

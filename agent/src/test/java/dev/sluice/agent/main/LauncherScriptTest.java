@@ -86,8 +86,12 @@ class LauncherScriptTest {
 
     /** Runs the launcher with the stand-in java; its arguments go to java.log, one line per start. */
     private int launch(Path cds, Map<String, String> env, String... args) throws Exception {
-        Path jar = Files.writeString(tmp.resolve("agent.jar"), "not a jar: the stand-in does not read it");
+        // Written once per test: the archive's key includes both files' mtimes (whole seconds), and rewriting them for
+        // every launch gave the second launch another key whenever a second boundary fell between the two.
+        Path jar = tmp.resolve("agent.jar");
         Path fakeJava = tmp.resolve("java");
+        if (Files.exists(fakeJava)) return start(cds, env, jar, fakeJava, args);
+        Files.writeString(jar, "not a jar: the stand-in does not read it");
         Files.writeString(fakeJava, """
                 #!/usr/bin/env bash
                 echo "$*" >>"%s"
@@ -97,6 +101,10 @@ class LauncherScriptTest {
                 exit 0
                 """.formatted(tmp.resolve("java.log")));
         Files.setPosixFilePermissions(fakeJava, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return start(cds, env, jar, fakeJava, args);
+    }
+
+    private int start(Path cds, Map<String, String> env, Path jar, Path fakeJava, String... args) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(Stream.concat(Stream.of("bash", LAUNCHER.toString()), Stream.of(args)).toList());
         pb.environment().put("JAVA", fakeJava.toString());
         pb.environment().put("SLUICE_AGENT_JAR", jar.toString());
