@@ -77,6 +77,7 @@ public interface PrefetchOrder {
         }
         return out;
     }
+
     /**
      * The priority list as runs the prefetcher can fetch in one request each: every entry, in list order, followed by
      * the blocks after it that are also in the list and not yet taken, up to {@code maxRun} blocks in all; every block

@@ -9,7 +9,9 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -123,8 +125,22 @@ final class BlockRunClient {
         return (path.endsWith("/") ? path.substring(0, path.length() - 1) : path) + suffix;
     }
 
+    /** {@code s} as one path segment (an id): percent-encoded, a space as %20. */
+    static String segment(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    /** A timeout as the int milliseconds a socket takes: at least 1 (0 would mean none), at most Integer.MAX_VALUE. */
+    static int millis(Duration timeout) {
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+    }
+
     /** A whole exchange's outcome: the status and the body as text (UTF-8). */
     record Text(int status, String body) {
+        /** The body for an error message: its first 300 characters. */
+        String excerpt() {
+            return body.length() > 300 ? body.substring(0, 300) + "…" : body;
+        }
     }
 
     /**
@@ -138,11 +154,11 @@ final class BlockRunClient {
         // not retried, so they always get a fresh one.
         AtomicReference<Connection> using = new AtomicReference<>();
         AtomicBoolean cut = new AtomicBoolean();
-        ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
+        ScheduledFuture<?> watchdog = cutAfter(() -> {
             cut.set(true);
             Connection c = using.get();
             if (c != null) c.closeQuietly(); // unblocks the reading or writing thread
-        }, Math.max(1, timeoutMillis), TimeUnit.MILLISECONDS);
+        }, TimeUnit.MILLISECONDS.toNanos(Math.max(1, timeoutMillis)));
         try (Response resp = send(method, pathAndQuery, bearer, accept, contentType, body, length, timeoutMillis, using)) {
             byte[] bytes = resp.body.readNBytes(maxBody + 1);
             if (bytes.length > maxBody) throw new IOException(method + " " + pathAndQuery + ": answer over " + maxBody + " bytes");
@@ -155,12 +171,20 @@ final class BlockRunClient {
         }
     }
 
-    /** Cuts exchanges that overrun their {@link #call} timeout; one daemon thread for every client. */
+    /**
+     * Cuts exchanges that overrun their timeout: {@link #call}'s, and a block run's body ({@link HttpBlockSource}).
+     * One daemon thread for every client.
+     */
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "http-call-watchdog");
+        Thread t = new Thread(r, "http-watchdog");
         t.setDaemon(true);
         return t;
     });
+
+    /** Runs {@code cut} (e.g. {@link Response#abort}) after {@code nanos} unless the returned future is cancelled first. */
+    static ScheduledFuture<?> cutAfter(Runnable cut, long nanos) {
+        return WATCHDOG.schedule(cut, nanos, TimeUnit.NANOSECONDS);
+    }
 
     private Response send(String method, String pathAndQuery, String bearer, String accept, String contentType, byte[] body,
                           int length, int readTimeoutMillis, AtomicReference<Connection> using) throws IOException {

@@ -2,7 +2,6 @@ package dev.sluice.agent.remote;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -39,13 +38,13 @@ public final class BootClient {
     private final BlockRunClient client;
 
     public BootClient(URI base, String machineId, String token, Duration timeout, long blockCount) {
-        String machine = "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8).replace("+", "%20");
+        String machine = "/api/v1/machines/" + BlockRunClient.segment(machineId);
         this.handoffPath = BlockRunClient.path(base, machine + "/boot-handoff");
         this.missesPath = BlockRunClient.path(base, machine + "/boot-misses");
         this.token = token;
         this.timeout = timeout;
         this.blockCount = blockCount;
-        this.client = new BlockRunClient(base, millis(timeout));
+        this.client = new BlockRunClient(base, BlockRunClient.millis(timeout));
     }
 
     /** Reports the driver up; the answer is checked (a boot id, indices within the disk), never trusted blindly. */
@@ -75,25 +74,22 @@ public final class BootClient {
             json.append("]}");
             byte[] body = json.toString().getBytes(StandardCharsets.UTF_8);
             BlockRunClient.Text resp = client.call("POST", missesPath, token, "application/json", "application/json", body, body.length,
-                    millis(timeout), 1 << 20);
-            if (resp.status() != 204) {
-                String b = resp.body();
-                throw new IOException("POST " + missesPath + ": HTTP " + resp.status() + " " + (b.length() > 300 ? b.substring(0, 300) + "…" : b));
-            }
+                    BlockRunClient.millis(timeout), 1 << 20);
+            if (resp.status() != 204) throw new IOException("POST " + missesPath + ": HTTP " + resp.status() + " " + resp.excerpt());
         }
     }
 
     private String postHandoff() throws IOException {
         for (int attempt = 1; ; attempt++) {
-            BlockRunClient.Text resp = client.call("POST", handoffPath, token, "application/json", null, null, 0, millis(timeout), MAX_HANDOFF_BYTES);
+            BlockRunClient.Text resp = client.call("POST", handoffPath, token, "application/json", null, null, 0,
+                    BlockRunClient.millis(timeout), MAX_HANDOFF_BYTES);
             if (resp.status() == 200) return resp.body();
-            String text = resp.body();
             // A concurrent update of the machine (a hydration report, an edit) rolled the hand-off back: try again.
-            if (resp.status() == 409 && text.contains("concurrent-modification") && attempt < HANDOFF_ATTEMPTS) {
+            if (resp.status() == 409 && resp.body().contains("concurrent-modification") && attempt < HANDOFF_ATTEMPTS) {
                 sleep(20L << attempt);
                 continue;
             }
-            throw new IOException("POST " + handoffPath + ": HTTP " + resp.status() + " " + (text.length() > 300 ? text.substring(0, 300) + "…" : text));
+            throw new IOException("POST " + handoffPath + ": HTTP " + resp.status() + " " + resp.excerpt());
         }
     }
 
@@ -111,8 +107,4 @@ public final class BootClient {
 
     /** The largest hand-off answer read: MAX_PRIORITY block indices of up to 20 digits each, and some. */
     static final int MAX_HANDOFF_BYTES = MAX_PRIORITY * 21 + (1 << 16);
-
-    private static int millis(Duration d) {
-        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.toMillis()));
-    }
 }

@@ -2,8 +2,6 @@ package dev.sluice.agent.remote;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,10 +35,9 @@ public final class ControlChannel {
 
     /** One long poll; returns when commands are pending or {@code wait} passed (then empty). */
     public List<Command> poll(Duration wait) throws IOException {
-        String path = BlockRunClient.path(base, "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8).replace("+", "%20")
-                + "/commands?wait=" + wait);
-        int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, wait.plusSeconds(15).toMillis());
-        BlockRunClient.Text resp = client.call("GET", path, token, "application/json", null, null, 0, timeoutMillis, MAX_ANSWER);
+        String path = BlockRunClient.path(base, "/api/v1/machines/" + BlockRunClient.segment(machineId) + "/commands?wait=" + wait);
+        BlockRunClient.Text resp = client.call("GET", path, token, "application/json", null, null, 0,
+                BlockRunClient.millis(wait.plusSeconds(15)), MAX_ANSWER);
         if (resp.status() != 200) throw new IOException("GET " + path.replaceFirst("\\?.*", "") + ": HTTP " + resp.status());
         List<Command> out = new ArrayList<>();
         if (Json.parse(resp.body()) instanceof Map<?, ?> doc && doc.get("items") instanceof List<?> items) {

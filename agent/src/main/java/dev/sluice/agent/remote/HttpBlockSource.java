@@ -7,7 +7,6 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -15,10 +14,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -45,7 +41,6 @@ public final class HttpBlockSource implements BlockSource {
     private final Duration requestTimeout;
     private final int maxAttempts;
     private final Consumer<String> log;
-    private final ScheduledExecutorService watchdog;
     private final BlockRunClient runs;
     private final String basePath;
     private final byte[] zeroDigestFull;
@@ -67,14 +62,8 @@ public final class HttpBlockSource implements BlockSource {
         this.requestTimeout = requestTimeout;
         this.maxAttempts = maxAttempts;
         this.log = log;
-        this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "http-stall-watchdog");
-            t.setDaemon(true);
-            return t;
-        });
         this.runs = new BlockRunClient(base, 10_000);
-        String path = base.getRawPath() == null ? "" : base.getRawPath();
-        this.basePath = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+        this.basePath = BlockRunClient.path(base, "");
         this.zeroDigestFull = sha256(new byte[geometry.blockSize()], geometry.blockSize());
         int lastLen = geometry.blockLength(geometry.blockCount() - 1);
         this.zeroDigestLast = sha256(new byte[lastLen], lastLen);
@@ -87,11 +76,10 @@ public final class HttpBlockSource implements BlockSource {
      * read waits at most {@code timeout}.
      */
     public static MachineInfo fetchMachine(URI base, String machineId, String token, Duration timeout) throws IOException {
-        int millis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        int millis = BlockRunClient.millis(timeout);
         BlockRunClient client = new BlockRunClient(base, millis);
-        String path = base.getRawPath() == null ? "" : base.getRawPath();
-        if (path.endsWith("/")) path = path.substring(0, path.length() - 1);
-        try (BlockRunClient.Response resp = client.get(path + "/api/v1/machines/" + enc(machineId), token, "application/json", millis)) {
+        try (BlockRunClient.Response resp = client.get(BlockRunClient.path(base, "/api/v1/machines/" + BlockRunClient.segment(machineId)),
+                token, "application/json", millis)) {
             if (resp.status != 200) throw new IOException("GET machine " + machineId + ": HTTP " + resp.status);
             byte[] body = resp.body.readNBytes(MAX_MACHINE_DOCUMENT + 1);
             if (body.length > MAX_MACHINE_DOCUMENT) throw new IOException("GET machine " + machineId + ": document over " + MAX_MACHINE_DOCUMENT + " bytes");
@@ -144,12 +132,12 @@ public final class HttpBlockSource implements BlockSource {
         long remaining = deadlineNanos - System.nanoTime();
         if (remaining <= 0) throw new IOException("deadline passed");
         long timeoutNanos = Math.min(remaining, requestTimeout.toNanos());
-        String path = basePath + "/api/v1/images/" + enc(imageId) + "/blocks?start=" + start + "&count=" + count;
+        String path = basePath + "/api/v1/images/" + BlockRunClient.segment(imageId) + "/blocks?start=" + start + "&count=" + count;
         long next = start;
         BlockRunClient.Response resp = runs.get(path, token, "application/vnd.sluice.blocks",
                 (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeoutNanos / 1_000_000)));
         // Each socket read is bounded by the timeout; the whole body by the watchdog, which cuts the connection.
-        ScheduledFuture<?> cut = watchdog.schedule(resp::abort, timeoutNanos, TimeUnit.NANOSECONDS);
+        ScheduledFuture<?> cut = BlockRunClient.cutAfter(resp::abort, timeoutNanos);
         try (resp) {
             int status = resp.status;
             if (status == 401 || status == 403 || status == 404) {
@@ -224,16 +212,6 @@ public final class HttpBlockSource implements BlockSource {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
         }
-    }
-
-    static URI resolve(URI base, String pathAndQuery) {
-        String b = base.toString();
-        if (b.endsWith("/")) b = b.substring(0, b.length() - 1);
-        return URI.create(b + pathAndQuery);
-    }
-
-    private static String enc(String s) {
-        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
     }
 
     /**

@@ -2,7 +2,6 @@ package dev.sluice.agent.remote;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
@@ -32,9 +31,9 @@ public final class HydrationReporter {
     private final int timeoutMillis;
 
     public HydrationReporter(URI base, String machineId, String token, Duration timeout) {
-        this.timeoutMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        this.timeoutMillis = BlockRunClient.millis(timeout);
         this.client = new BlockRunClient(base, timeoutMillis);
-        this.path = BlockRunClient.path(base, "/api/v1/machines/" + URLEncoder.encode(machineId, StandardCharsets.UTF_8).replace("+", "%20") + "/hydration");
+        this.path = BlockRunClient.path(base, "/api/v1/machines/" + BlockRunClient.segment(machineId) + "/hydration");
         this.token = token;
     }
 
@@ -43,10 +42,6 @@ public final class HydrationReporter {
         byte[] body = report.toJson().getBytes(StandardCharsets.UTF_8);
         BlockRunClient.Text resp = client.call("PUT", path, token, "application/json", "application/json", body, body.length,
                 timeoutMillis, MAX_ANSWER);
-        if (resp.status() != 200) throw new IOException("PUT " + path + ": HTTP " + resp.status() + " " + abbreviate(resp.body()));
-    }
-
-    private static String abbreviate(String s) {
-        return s == null ? "" : s.length() > 300 ? s.substring(0, 300) + "…" : s;
+        if (resp.status() != 200) throw new IOException("PUT " + path + ": HTTP " + resp.status() + " " + resp.excerpt());
     }
 }

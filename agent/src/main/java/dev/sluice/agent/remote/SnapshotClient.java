@@ -2,7 +2,6 @@ package dev.sluice.agent.remote;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
@@ -45,7 +44,7 @@ public final class SnapshotClient {
     private final int timeoutMillis;
 
     public SnapshotClient(URI base, String machineId, String token, Duration timeout) {
-        this.timeoutMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        this.timeoutMillis = BlockRunClient.millis(timeout);
         this.client = new BlockRunClient(base, Math.min(timeoutMillis, 10_000));
         this.base = base;
         this.machineId = machineId;
@@ -92,11 +91,8 @@ public final class SnapshotClient {
     }
 
     private String path(String operationId, String suffix) {
-        return BlockRunClient.path(base, "/api/v1/machines/" + enc(machineId) + "/snapshot-uploads/" + enc(operationId) + suffix);
-    }
-
-    private static String enc(String s) {
-        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+        return BlockRunClient.path(base, "/api/v1/machines/" + BlockRunClient.segment(machineId) + "/snapshot-uploads/"
+                + BlockRunClient.segment(operationId) + suffix);
     }
 
     private static byte[] json(String text) {
@@ -111,12 +107,8 @@ public final class SnapshotClient {
         BlockRunClient.Text resp = client.call(method, path, token, "application/json", contentType, body, length, timeoutMillis, MAX_ANSWER);
         int status = resp.status();
         if (status == 200) return resp.body();
-        String what = method + " " + path.replaceFirst("\\?.*", "") + ": HTTP " + status + " " + abbreviate(resp.body());
+        String what = method + " " + path.replaceFirst("\\?.*", "") + ": HTTP " + status + " " + resp.excerpt();
         if (status >= 400 && status < 500 && status != 408 && status != 429) throw new Refused(status, what);
         throw new IOException(what);
-    }
-
-    private static String abbreviate(String s) {
-        return s == null ? "" : s.length() > 300 ? s.substring(0, 300) + "…" : s;
     }
 }
